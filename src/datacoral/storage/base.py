@@ -1,0 +1,151 @@
+"""The storage interface the collector writes through, and the records it writes.
+
+Every backend (SQLite today; PostgreSQL and JetStream later) implements
+:class:`Storage`. The collector builds :class:`GoodEvent` and :class:`BadRow`
+records, hands a whole request's worth to :meth:`Storage.commit` and answers the
+request only after that call returns: a 2xx means committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class StorageError(Exception):
+    """Root of storage errors."""
+
+
+class StorageUnavailable(StorageError):
+    """Storage cannot accept writes right now (disk full, locked, I/O error).
+
+    The collector answers 503 with ``Retry-After``; the tracker retries.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """What the collector needs to know about an API key (never the key itself)."""
+
+    key_id: str
+    environment: str
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentRecord:
+    """An environment and the CORS origins it allows (exact or ``*.`` wildcard)."""
+
+    name: str
+    origins: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class GoodEvent:
+    """One validated, enriched event: the canonical columns.
+
+    Timestamps are integer milliseconds since the epoch (UTC). ``fingerprint``
+    identifies the event's content for the duplicate rule: two events with the
+    same (environment, event_id) and the same fingerprint are one event.
+    """
+
+    event_id: str
+    environment: str
+    fingerprint: bytes
+    platform: str
+    event: str  # page_view, page_ping, struct, unstruct, transaction, transaction_item
+    collector_tstamp: int
+    derived_tstamp: int
+    app_id: str | None = None
+    name_tracker: str | None = None
+    v_tracker: str | None = None
+    event_vendor: str | None = None
+    event_name: str | None = None
+    event_format: str | None = None
+    event_version: str | None = None
+    dvce_created_tstamp: int | None = None
+    dvce_sent_tstamp: int | None = None
+    true_tstamp: int | None = None
+    user_id: str | None = None
+    domain_userid: str | None = None
+    network_userid: str | None = None
+    domain_sessionid: str | None = None
+    domain_sessionidx: int | None = None
+    user_ipaddress: str | None = None
+    useragent: str | None = None
+    page_url: str | None = None
+    page_title: str | None = None
+    page_referrer: str | None = None
+    se_category: str | None = None
+    se_action: str | None = None
+    se_label: str | None = None
+    se_property: str | None = None
+    se_value: float | None = None
+    tr_orderid: str | None = None
+    tr_affiliation: str | None = None
+    tr_total: float | None = None
+    tr_tax: float | None = None
+    tr_shipping: float | None = None
+    tr_city: str | None = None
+    tr_state: str | None = None
+    tr_country: str | None = None
+    tr_currency: str | None = None
+    ti_orderid: str | None = None
+    ti_sku: str | None = None
+    ti_name: str | None = None
+    ti_category: str | None = None
+    ti_price: float | None = None
+    ti_quantity: int | None = None
+    ti_currency: str | None = None
+    unstruct_event: str | None = None  # the decoded inner {"schema":..,"data":..} as JSON text
+    contexts: str | None = None  # the decoded list of contexts as JSON text
+    schema_validated: bool = False  # False while Iglu validation is not done (e.g. schema "test")
+    extra: dict[str, str] = field(default_factory=dict)  # other tracker fields, kept as sent
+
+
+@dataclass(slots=True)
+class BadRow:
+    """Input that could not become a good event, kept with a precise reason."""
+
+    reason: str  # e.g. "eid: not a UUID: 'abc'"
+    payload: str  # the raw event as JSON, or the first KiB of a raw body
+    received_tstamp: int
+    environment: str | None = None
+    event_id: str | None = None
+    kind: str = "tracker_protocol_violation"  # or size_violation, duplicate_conflict, ...
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    """What one :meth:`Storage.commit` did."""
+
+    stored: int
+    duplicates: int  # same (environment, event_id), same fingerprint: not stored again
+    conflicts: int  # same (environment, event_id), other content: stored as bad rows
+    bad_rows: int
+
+
+class Storage(Protocol):
+    """One storage backend. Opened and closed in the server's lifespan only."""
+
+    def open(self) -> None:
+        """Create or migrate the schema and start any writer; idempotent."""
+
+    def close(self) -> None:
+        """Commit what is pending and release the database."""
+
+    def lookup_key(self, key_hash: bytes) -> KeyRecord | None:
+        """The key whose SHA-256 digest is ``key_hash``, or None. Fast; may block briefly."""
+
+    def environments(self) -> list[EnvironmentRecord]:
+        """All environments with their allowed origins."""
+
+    async def commit(self, good: list[GoodEvent], bad: list[BadRow]) -> CommitResult:
+        """Durably store one request's events; returns only after the commit.
+
+        Concurrent calls share commits (group commit). Raises
+        :class:`StorageUnavailable` when nothing could be committed.
+        """
+
+    def is_ready(self) -> bool:
+        """True when a write would be accepted now."""
