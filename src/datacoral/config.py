@@ -1,0 +1,76 @@
+"""Endpoint settings: one typed value object, read once at start.
+
+Every field can come from a ``DATACORAL_<NAME>`` environment variable (e.g.
+``DATACORAL_PORT=9090``); command-line options win over the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DB = "datacoral.sqlite"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """How ``datacoral serve`` runs."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db: Path = Path(DEFAULT_DB)
+    #: Bodies above this size get 413 and a size-violation bad row.
+    max_body_bytes: int = 1024 * 1024
+    #: Peers whose X-Forwarded-For / X-Forwarded-Proto are believed.
+    trusted_proxies: tuple[str, ...] = ()
+    #: Seconds a client is told to wait (Retry-After) when storage is unavailable.
+    retry_after_seconds: int = 5
+    #: Domain attribute of the ``sp`` network-user-id cookie; None ties it to the host.
+    cookie_domain: str | None = None
+    log_level: str = "info"
+    access_log: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0-65535, got {self.port}")
+        if self.max_body_bytes < 1024:
+            raise ValueError("max_body_bytes must be at least 1024")
+        if self.retry_after_seconds < 1:
+            raise ValueError("retry_after_seconds must be at least 1")
+        for proxy in self.trusted_proxies:
+            ipaddress.ip_network(proxy, strict=False)  # raises ValueError when malformed
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``DATACORAL_*`` variables, then ``overrides`` (None values ignored)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(f"DATACORAL_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "db" in values:
+            values["db"] = Path(values["db"])
+        return cls(**values)
+
+
+def _parse(name: str, raw: str) -> Any:
+    if name in ("port", "max_body_bytes", "retry_after_seconds"):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"DATACORAL_{name.upper()} must be an integer, got {raw!r}") from None
+    if name == "trusted_proxies":
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
+    if name == "access_log":
+        return raw.lower() in ("1", "true", "yes", "on")
+    return raw
