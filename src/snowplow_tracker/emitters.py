@@ -1,0 +1,387 @@
+"""Emitter (sends on the caller's thread) and AsyncEmitter (sends from background threads).
+
+Both keep events in a bounded store, send them in batches, retry with backoff,
+report what they give up, flush at exit and survive ``fork()``. Positional
+orders are upstream 1.x's; Datacoral options (``api_key``, ``datacoral_env``,
+``buffer_size``, ``post_path``, ``headers``) and delivery options are keyword-only.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import requests
+
+from snowplow_tracker._internal import report_internal_error
+from snowplow_tracker.base_emitter import (
+    DEFAULT_EXIT_TIMEOUT,
+    DEFAULT_FLUSH_TIMEOUT,
+    DEFAULT_MAX_EVENT_AGE,
+    BaseEmitter,
+)
+from snowplow_tracker.delivery import RoundOutcome
+from snowplow_tracker.emitter_options import positive_float, positive_int
+from snowplow_tracker.event_store import EventStore
+from snowplow_tracker.reports import DeliveryReport
+from snowplow_tracker.typing import DropCallback, FailureCallback, PayloadDict, SuccessCallback
+
+
+class Emitter(BaseEmitter):
+    """Sends on the calling thread once a batch is full, as upstream's Emitter does.
+
+    A request is bounded by ``request_timeout`` (default 5 s connect, 15 s read).
+    After a retryable failure the events stay queued and a one-shot timer retries
+    after the backoff; ``track()`` never raises on delivery problems.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        protocol: str = "https",
+        port: int | None = None,
+        method: str = "post",
+        batch_size: int | None = None,
+        on_success: SuccessCallback | None = None,
+        on_failure: FailureCallback | None = None,
+        byte_limit: int | None = None,
+        request_timeout: float | tuple[float, float] | None = None,
+        max_retry_delay_seconds: float = 60,
+        buffer_capacity: int | None = None,
+        custom_retry_codes: dict[int, bool] | None = None,
+        event_store: EventStore | None = None,
+        session: requests.Session | None = None,
+        *,
+        buffer_size: int | None = None,
+        post_path: str | None = None,
+        headers: dict[str, str] | None = None,
+        api_key: str | list[str] | None = None,
+        datacoral_env: str | None = None,
+        on_drop: DropCallback | None = None,
+        max_event_age: float | None = DEFAULT_MAX_EVENT_AGE,
+        flush_at_exit: bool = True,
+        exit_timeout: float = DEFAULT_EXIT_TIMEOUT,
+    ) -> None:
+        super().__init__(
+            endpoint,
+            protocol=protocol,
+            port=port,
+            method=method,
+            batch_size=batch_size,
+            buffer_size=buffer_size,
+            on_success=on_success,
+            on_failure=on_failure,
+            on_drop=on_drop,
+            byte_limit=byte_limit,
+            request_timeout=request_timeout,
+            max_retry_delay_seconds=max_retry_delay_seconds,
+            buffer_capacity=buffer_capacity,
+            custom_retry_codes=custom_retry_codes,
+            event_store=event_store,
+            session=session,
+            pool_size=1,
+            post_path=post_path,
+            headers=headers,
+            api_key=api_key,
+            datacoral_env=datacoral_env,
+            max_event_age=max_event_age,
+            flush_at_exit=flush_at_exit,
+            exit_timeout=exit_timeout,
+        )
+        self._timer_lock = threading.Lock()
+        self._retry_timer: threading.Timer | None = None
+        self._flush_timer: threading.Timer | None = None
+        self._flush_interval: float | None = None
+
+    def input(self, payload: PayloadDict) -> None:
+        """Queue one event; sends the batch inline once it is full."""
+        if self._accept(payload) is not None and self.reached_limit():
+            self.flush()
+
+    def flush(self, timeout: float | None = None) -> DeliveryReport:
+        """Send what is queued now.
+
+        Without ``timeout``: one pass; after a retryable failure the rest waits
+        for the retry timer. With ``timeout``: keeps retrying (honouring the
+        backoff) until everything is sent or the deadline passes.
+        """
+        self._pending_bytes = 0
+        if timeout is not None:
+            self._drain_inline(time.monotonic() + timeout)
+        else:
+            while True:
+                outcome = self.delivery.send_round()
+                if outcome is not RoundOutcome.SENT:
+                    break
+        if self.delivery.backoff_remaining() > 0 and self.delivery.pending() > 0:
+            self._schedule_retry(self.delivery.backoff_remaining())
+        return self.report()
+
+    def sync_flush(self, timeout: float | None = DEFAULT_FLUSH_TIMEOUT) -> DeliveryReport:
+        """Send everything, retrying until done or ``timeout`` seconds passed."""
+        return self.flush(timeout=timeout)
+
+    def async_flush(self) -> None:
+        """Upstream's no-op on the sync emitter."""
+
+    def close(self, timeout: float | None = DEFAULT_EXIT_TIMEOUT) -> DeliveryReport:
+        """Flush within ``timeout`` and stop; idempotent. Returns the final report."""
+        if self._final_report is not None:
+            return self._final_report
+        self.cancel_flush_timer()
+        self.flush(timeout=timeout if timeout is not None else DEFAULT_EXIT_TIMEOUT)
+        with self._timer_lock:
+            if self._retry_timer is not None:
+                self._retry_timer.cancel()
+                self._retry_timer = None
+        return self._finish_close()
+
+    def _schedule_retry(self, delay: float) -> None:
+        with self._timer_lock:
+            if self._closed or self._retry_timer is not None:
+                return
+            timer = threading.Timer(delay, self._retry_now)
+            timer.daemon = True
+            self._retry_timer = timer
+        try:
+            timer.start()
+        except RuntimeError:  # interpreter shutting down: the exit hook sends instead
+            with self._timer_lock:
+                self._retry_timer = None
+
+    def _retry_now(self) -> None:
+        with self._timer_lock:
+            self._retry_timer = None
+        if not self._closed:
+            self.flush()
+
+    def set_flush_timer(self, timeout: float) -> None:
+        """Also flush every ``timeout`` seconds from a background timer."""
+        interval = positive_float("timeout", timeout, allow_none=False)
+        with self._timer_lock:
+            self._flush_interval = interval
+        self._arm_flush_timer()
+
+    def _arm_flush_timer(self) -> None:
+        with self._timer_lock:
+            if self._flush_interval is None or self._closed:
+                return
+            timer = threading.Timer(self._flush_interval, self._periodic_flush)
+            timer.daemon = True
+            self._flush_timer = timer
+        timer.start()
+
+    def _periodic_flush(self) -> None:
+        self.flush()
+        self._arm_flush_timer()
+
+    def cancel_flush_timer(self) -> None:
+        """Stop the timer started by :meth:`set_flush_timer`."""
+        with self._timer_lock:
+            self._flush_interval = None
+            if self._flush_timer is not None:
+                self._flush_timer.cancel()
+                self._flush_timer = None
+
+    def _after_fork_in_child(self) -> None:
+        super()._after_fork_in_child()
+        self._timer_lock = threading.Lock()
+        self._retry_timer = None
+        self._flush_timer = None
+        self._flush_interval = None
+
+
+class AsyncEmitter(BaseEmitter):
+    """Sends from ``thread_count`` background threads; ``input()`` never touches the network.
+
+    Partial batches go out after ``flush_interval`` seconds (default 1). ``flush()``
+    without a timeout only asks the threads to send (upstream behaviour); with a
+    timeout, or through ``sync_flush()``, it waits until everything is delivered
+    or the deadline passes. An exit hook closes the emitter within ``exit_timeout``.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        protocol: str = "https",
+        port: int | None = None,
+        method: str = "post",
+        batch_size: int | None = None,
+        on_success: SuccessCallback | None = None,
+        on_failure: FailureCallback | None = None,
+        thread_count: int = 1,
+        byte_limit: int | None = None,
+        request_timeout: float | tuple[float, float] | None = None,
+        max_retry_delay_seconds: float = 60,
+        buffer_capacity: int | None = None,
+        custom_retry_codes: dict[int, bool] | None = None,
+        event_store: EventStore | None = None,
+        session: requests.Session | None = None,
+        *,
+        buffer_size: int | None = None,
+        post_path: str | None = None,
+        headers: dict[str, str] | None = None,
+        api_key: str | list[str] | None = None,
+        datacoral_env: str | None = None,
+        on_drop: DropCallback | None = None,
+        max_event_age: float | None = DEFAULT_MAX_EVENT_AGE,
+        flush_interval: float | None = 1.0,
+        flush_at_exit: bool = True,
+        exit_timeout: float = DEFAULT_EXIT_TIMEOUT,
+    ) -> None:
+        self.thread_count = positive_int("thread_count", thread_count, allow_none=False) or 1
+        self.flush_interval = positive_float("flush_interval", flush_interval)
+        super().__init__(
+            endpoint,
+            protocol=protocol,
+            port=port,
+            method=method,
+            batch_size=batch_size,
+            buffer_size=buffer_size,
+            on_success=on_success,
+            on_failure=on_failure,
+            on_drop=on_drop,
+            byte_limit=byte_limit,
+            request_timeout=request_timeout,
+            max_retry_delay_seconds=max_retry_delay_seconds,
+            buffer_capacity=buffer_capacity,
+            custom_retry_codes=custom_retry_codes,
+            event_store=event_store,
+            session=session,
+            pool_size=self.thread_count,
+            post_path=post_path,
+            headers=headers,
+            api_key=api_key,
+            datacoral_env=datacoral_env,
+            max_event_age=max_event_age,
+            flush_at_exit=flush_at_exit,
+            exit_timeout=exit_timeout,
+        )
+        self._init_threading()
+
+    def _init_threading(self) -> None:
+        self._kick = threading.Event()
+        self._progress = threading.Condition()
+        self._start_lock = threading.Lock()
+        self._workers: list[threading.Thread] = []
+        self._flush_wanted = False
+        self._stopping = False
+        self._last_send = time.monotonic()
+
+    # -- input -----------------------------------------------------------------------------
+
+    def input(self, payload: PayloadDict) -> None:
+        """Queue one event and return at once; a full batch wakes a sender thread."""
+        if self._accept(payload) is None:
+            return
+        if not self._workers:
+            self._start_workers()
+        if self.reached_limit() and not self._kick.is_set():
+            self._kick.set()
+
+    def _start_workers(self) -> None:
+        with self._start_lock:
+            if self._workers or self._closed:
+                return
+            workers = [
+                threading.Thread(target=self._run, name=f"snowplow-sender-{i}", daemon=True)
+                for i in range(self.thread_count)
+            ]
+            try:
+                for worker in workers:
+                    worker.start()
+            except RuntimeError:  # interpreter shutting down: close() sends inline
+                return
+            self._workers = workers
+
+    # -- the sender threads ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            self._kick.wait(self._wait_time())
+            self._kick.clear()
+            if self._stopping and self.delivery.pending() == 0:
+                self._notify_progress()
+                return
+            while self._should_send():
+                try:
+                    outcome = self.delivery.send_round()
+                except Exception as exc:  # our own bug: keep the thread alive, slow down
+                    report_internal_error("sending events", exc)
+                    self._kick.wait(1.0)
+                    break
+                if outcome is not RoundOutcome.SENT:
+                    if outcome is RoundOutcome.EMPTY:
+                        self._flush_wanted = False
+                    break
+                self._last_send = time.monotonic()
+                self._notify_progress()
+            self._notify_progress()
+
+    def _should_send(self) -> bool:
+        if self.delivery.backoff_remaining() > 0 or self.event_store.size() == 0:
+            return False
+        if self._flush_wanted or self._stopping or self.reached_limit():
+            return True
+        interval = self.flush_interval
+        return interval is not None and time.monotonic() - self._last_send >= interval
+
+    def _wait_time(self) -> float | None:
+        backoff = self.delivery.backoff_remaining()
+        if backoff > 0:
+            return backoff
+        if self.flush_interval is not None:
+            return max(0.01, self.flush_interval - (time.monotonic() - self._last_send))
+        return None
+
+    def _notify_progress(self) -> None:
+        with self._progress:
+            self._progress.notify_all()
+
+    # -- flush and close -------------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> DeliveryReport:
+        """Ask the sender threads to send everything; wait up to ``timeout`` if given."""
+        self._flush_wanted = True
+        self._pending_bytes = 0
+        if not self._workers:
+            self._start_workers()
+        self._kick.set()
+        if timeout is not None:
+            self._wait_until_sent(time.monotonic() + timeout)
+        return self.report()
+
+    def sync_flush(self, timeout: float | None = DEFAULT_FLUSH_TIMEOUT) -> DeliveryReport:
+        """Send everything and wait until done or ``timeout`` seconds passed."""
+        return self.flush(timeout=timeout if timeout is not None else DEFAULT_FLUSH_TIMEOUT)
+
+    def _wait_until_sent(self, deadline: float) -> None:
+        if not self._workers:  # no thread could start: send here
+            self._drain_inline(deadline)
+            return
+        with self._progress:
+            while self.delivery.pending() > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._kick.set()
+                self._progress.wait(min(left, 0.05))
+
+    def close(self, timeout: float | None = DEFAULT_EXIT_TIMEOUT) -> DeliveryReport:
+        """Deliver what is queued within ``timeout`` seconds, stop the threads; idempotent."""
+        if self._final_report is not None:
+            return self._final_report
+        deadline = time.monotonic() + (timeout if timeout is not None else DEFAULT_EXIT_TIMEOUT)
+        self._stopping = True
+        self._wait_until_sent(deadline)
+        self._closed = True
+        self._kick.set()
+        for worker in self._workers:
+            worker.join(max(0.0, min(1.0, deadline - time.monotonic())))
+        return self._finish_close()
+
+    def _after_fork_in_child(self) -> None:
+        super()._after_fork_in_child()
+        self._closed = False
+        self._final_report = None
+        self._init_threading()

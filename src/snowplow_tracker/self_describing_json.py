@@ -1,0 +1,36 @@
+"""A schema URI with its data: the unit of self-describing events and contexts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from snowplow_tracker.typing import JsonEncoderFunction, PayloadDict
+
+
+class SelfDescribingJson:
+    """``{"schema": schema, "data": data}``; the schema must be a non-empty string."""
+
+    __slots__ = ("data", "schema")
+
+    def __init__(self, schema: str, data: Any) -> None:
+        if not isinstance(schema, str) or not schema:
+            raise ValueError("SelfDescribingJson schema must be a non-empty string")
+        self.schema = schema
+        self.data = data
+
+    def to_json(self) -> PayloadDict:
+        return {"schema": self.schema, "data": self.data}
+
+    def to_string(self, json_encoder: JsonEncoderFunction | None = None) -> str:
+        return json.dumps(self.to_json(), ensure_ascii=False, default=json_encoder)
+
+    def __repr__(self) -> str:
+        return f"SelfDescribingJson(schema={self.schema!r}, data={self.data!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SelfDescribingJson):
+            return NotImplemented
+        return self.schema == other.schema and self.data == other.data
+
+    __hash__ = None  # type: ignore[assignment]

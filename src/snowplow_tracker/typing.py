@@ -1,0 +1,50 @@
+"""Type aliases used across the tracker (the names upstream 1.x exports here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
+
+PayloadDict = dict[str, Any]
+PayloadDictList = list[PayloadDict]
+JsonEncoderFunction = Callable[[Any], Any]
+ElementClasses = list[str] | tuple[str, ...]
+FormNodeName = Literal["INPUT", "TEXTAREA", "SELECT"]
+FormClasses = list[str] | tuple[str, ...]
+Method = Literal["get", "post"]
+SuccessCallback = Callable[[PayloadDictList], None]
+FailureCallback = Callable[[int, PayloadDictList], None]
+DropCallback = Callable[[str, PayloadDictList], None]
+
+FORM_NODE_NAMES = {"INPUT", "TEXTAREA", "SELECT"}
+FORM_TYPES = {
+    "button",
+    "checkbox",
+    "color",
+    "date",
+    "datetime",
+    "datetime-local",
+    "email",
+    "file",
+    "hidden",
+    "image",
+    "month",
+    "number",
+    "password",
+    "radio",
+    "range",
+    "reset",
+    "search",
+    "submit",
+    "tel",
+    "text",
+    "time",
+    "url",
+    "week",
+}
+
+
+class EmitterProtocol(Protocol):
+    """What a tracker needs from an emitter: something that takes events."""
+
+    def input(self, payload: PayloadDict) -> None: ...
