@@ -13,7 +13,7 @@ import logging
 from snowplow_tracker._version import __version__
 from snowplow_tracker.contracts import disable_contracts, enable_contracts
 from snowplow_tracker.emitter_configuration import EmitterConfiguration
-from snowplow_tracker.emitters import AsyncEmitter, Emitter
+from snowplow_tracker.emitters import AsyncEmitter, AsyncioEmitter, Emitter
 from snowplow_tracker.event_store import EventStore, InMemoryEventStore
 from snowplow_tracker.events import (
     Event,
@@ -34,8 +34,27 @@ from snowplow_tracker.tracker_configuration import TrackerConfiguration
 logger = logging.getLogger("snowplow_tracker")
 logger.addHandler(logging.NullHandler())
 
+# Imported on first use, so that ``import snowplow_tracker`` loads no sqlite3 or redis.
+_LAZY = {
+    "SQLiteEventStore": "snowplow_tracker.sqlite_event_store",
+    "RedisEmitter": "snowplow_tracker.redis_queue",
+    "RedisEventStore": "snowplow_tracker.redis_queue",
+    "RedisWorker": "snowplow_tracker.redis_queue",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'snowplow_tracker' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
 __all__ = [
     "AsyncEmitter",
+    "AsyncioEmitter",
     "DeliveryReport",
     "Emitter",
     "EmitterConfiguration",

@@ -93,10 +93,16 @@ class Emitter(BaseEmitter):
         self._flush_timer: threading.Timer | None = None
         self._flush_interval: float | None = None
 
-    def input(self, payload: PayloadDict) -> None:
-        """Queue one event; sends the batch inline once it is full."""
-        if self._accept(payload) is not None and self.reached_limit():
+    def input(self, payload: PayloadDict) -> bool:
+        """Queue one event; sends the batch inline once it is full.
+
+        Returns False when the event was dropped (queue full or emitter closed).
+        """
+        if self._accept(payload) is None:
+            return False
+        if self.reached_limit():
             self.flush()
+        return True
 
     def flush(self, timeout: float | None = None) -> DeliveryReport:
         """Send what is queued now.
@@ -270,14 +276,18 @@ class AsyncEmitter(BaseEmitter):
 
     # -- input -----------------------------------------------------------------------------
 
-    def input(self, payload: PayloadDict) -> None:
-        """Queue one event and return at once; a full batch wakes a sender thread."""
+    def input(self, payload: PayloadDict) -> bool:
+        """Queue one event and return at once; a full batch wakes a sender thread.
+
+        Returns False when the event was dropped (queue full or emitter closed).
+        """
         if self._accept(payload) is None:
-            return
+            return False
         if not self._workers:
             self._start_workers()
         if self.reached_limit() and not self._kick.is_set():
             self._kick.set()
+        return True
 
     def _start_workers(self) -> None:
         with self._start_lock:
@@ -385,3 +395,13 @@ class AsyncEmitter(BaseEmitter):
         self._closed = False
         self._final_report = None
         self._init_threading()
+
+
+class AsyncioEmitter(AsyncEmitter):
+    """The AsyncEmitter for asyncio applications (FastAPI, aiohttp, ...).
+
+    ``track()`` stays a plain call that never blocks the event loop; sending
+    runs on a background thread, so no request handler waits on the network.
+    Use ``await emitter.aflush()`` and ``await emitter.aclose()`` from coroutines.
+    It can be created before or inside a running loop, and works across loops.
+    """

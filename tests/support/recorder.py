@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     client_port: int = 0
+    received_at: float = 0.0  # time.monotonic() when the request arrived
 
     def json(self) -> Any:
         return json.loads(self.body.decode("utf-8"))
@@ -43,6 +45,7 @@ class Recorded:
 class Answer:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering (a slow endpoint)
 
 
 class Recorder:
@@ -103,8 +106,11 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
                 headers={k: v for k, v in self.headers.items()},
                 body=body,
                 client_port=self.client_address[1],
+                received_at=time.monotonic(),
             )
             answer = recorder._record(request)
+            if answer.delay:
+                time.sleep(answer.delay)
             payload = b"ok"
             self.send_response(answer.status)
             for name, value in answer.headers.items():
