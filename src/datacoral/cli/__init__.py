@@ -1,0 +1,1 @@
+"""The ``datacoral`` command line: thin commands over storage and the collector."""

@@ -149,3 +149,61 @@ class Storage(Protocol):
 
     def is_ready(self) -> bool:
         """True when a write would be accepted now."""
+
+
+# --- Administration and inspection (the CLI's view of a backend) -------------
+
+
+class AdminError(StorageError):
+    """An administrative request that cannot be done as asked.
+
+    For example: the environment already exists, there is no such key, or the
+    environment still has keys or events. The message is one line meant for a
+    person.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """What may be shown about an API key: never the key, only its first characters.
+
+    Timestamps are integer milliseconds since the epoch (UTC).
+    """
+
+    key_id: str
+    environment: str
+    label: str | None
+    prefix: str
+    created_at: int
+    last_used_at: int | None = None
+    revoked_at: int | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class EventCounts:
+    """How many events one environment holds (``environment`` None: rows without one)."""
+
+    environment: str | None
+    good: int
+    bad: int
+    duplicates: int  # resent events recognised and not stored again
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A good event as read back, with its position for ``events tail --follow``."""
+
+    position: int
+    event: GoodEvent
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBadRow:
+    """A bad row as read back, with its position for ``events tail --bad --follow``."""
+
+    position: int
+    row: BadRow

@@ -1,0 +1,129 @@
+"""``datacoral env ...``: environments and the browser origins each allows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from datacoral.cli.context import db_option, json_option, open_store
+from datacoral.cli.errors import CLIError
+from datacoral.cli.output import echo_json, echo_table
+from datacoral.storage.base import AdminError
+
+
+@click.group()
+def env() -> None:
+    """Create, list, show and delete environments; set their CORS origins."""
+
+
+@env.command("create")
+@click.argument("name")
+@click.option("--origin", "origins", multiple=True, metavar="URL", help="Allowed browser origin.")
+@db_option()
+def create(name: str, origins: tuple[str, ...], db: Path | None) -> None:
+    """Create environment NAME (lowercase letters, digits, '-', '_')."""
+    with open_store(db, create=True) as store:
+        record = store.create_environment(name, origins)
+    click.echo(f"created environment {record.name!r}")
+    for origin in record.origins:
+        click.echo(f"  allows origin {origin}")
+
+
+@env.command("list")
+@json_option
+@db_option()
+def list_(as_json: bool, db: Path | None) -> None:
+    """List environments with their origins and active keys."""
+    with open_store(db) as store:
+        records = store.environments()
+        active: dict[str, int] = {}
+        for info in store.list_keys():
+            if not info.revoked:
+                active[info.environment] = active.get(info.environment, 0) + 1
+    if as_json:
+        echo_json(
+            [
+                {"name": r.name, "origins": list(r.origins), "active_keys": active.get(r.name, 0)}
+                for r in records
+            ]
+        )
+        return
+    echo_table(
+        ("ENVIRONMENT", "ACTIVE KEYS", "ORIGINS"),
+        ((r.name, active.get(r.name, 0), " ".join(r.origins) or None) for r in records),
+    )
+
+
+@env.command("show")
+@click.argument("name")
+@json_option
+@db_option()
+def show(name: str, as_json: bool, db: Path | None) -> None:
+    """Show environment NAME: origins, keys and event counts."""
+    with open_store(db) as store:
+        record = store.get_environment(name)
+        if record is None:
+            raise CLIError(f"no environment {name!r}")
+        key_infos = store.list_keys(name)
+        [counts] = store.count_events(name)
+    if as_json:
+        echo_json(
+            {
+                "name": record.name,
+                "origins": list(record.origins),
+                "keys": [info.key_id for info in key_infos],
+                "events": {"good": counts.good, "bad": counts.bad, "duplicates": counts.duplicates},
+            }
+        )
+        return
+    active = sum(1 for info in key_infos if not info.revoked)
+    echo_table(
+        ("FIELD", "VALUE"),
+        [
+            ("environment", record.name),
+            ("origins", " ".join(record.origins) or None),
+            ("keys", f"{active} active, {len(key_infos) - active} revoked"),
+            ("good events", counts.good),
+            ("bad rows", counts.bad),
+            ("duplicates", counts.duplicates),
+        ],
+    )
+
+
+@env.command("delete")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Also delete its keys, events and bad rows.")
+@db_option()
+def delete(name: str, force: bool, db: Path | None) -> None:
+    """Delete environment NAME (refused while it has keys or events, unless --force)."""
+    with open_store(db) as store:
+        try:
+            store.delete_environment(name, force=force)
+        except AdminError as exc:
+            if "still has" in str(exc):
+                raise CLIError(f"{exc}; pass --force to delete them too") from exc
+            raise
+    click.echo(f"deleted environment {name!r}")
+
+
+@env.command("add-origin")
+@click.argument("name")
+@click.argument("origin")
+@db_option()
+def add_origin(name: str, origin: str, db: Path | None) -> None:
+    """Allow browsers from ORIGIN (e.g. https://app.example.com) to send to NAME."""
+    with open_store(db) as store:
+        record = store.add_origin(name, origin)
+    click.echo(f"environment {name!r} allows: {' '.join(record.origins)}")
+
+
+@env.command("remove-origin")
+@click.argument("name")
+@click.argument("origin")
+@db_option()
+def remove_origin(name: str, origin: str, db: Path | None) -> None:
+    """Stop allowing browsers from ORIGIN to send to NAME."""
+    with open_store(db) as store:
+        record = store.remove_origin(name, origin)
+    click.echo(f"environment {name!r} allows: {' '.join(record.origins) or 'no origins'}")

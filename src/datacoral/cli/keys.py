@@ -1,0 +1,93 @@
+"""``datacoral key ...``: API keys, shown once at creation and stored hashed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from datacoral.cli.context import db_option, json_option, open_store
+from datacoral.cli.errors import CLIError
+from datacoral.cli.output import echo_json, echo_table, timestamp
+from datacoral.storage.base import KeyInfo
+
+
+@click.group()
+def key() -> None:
+    """Create, list and revoke API keys."""
+
+
+@key.command("create")
+@click.option("--env", "environment", required=True, help="The key's environment.")
+@click.option("--label", default=None, help="What the key is for, shown in listings.")
+@json_option
+@db_option()
+def create(environment: str, label: str | None, as_json: bool, db: Path | None) -> None:
+    """Create a key for an environment and print it, once.
+
+    The key alone goes to stdout (so `KEY=$(datacoral key create --env dev)`
+    works); the notes go to stderr.
+    """
+    with open_store(db, create=True) as store:
+        info, secret = store.create_key(environment, label)
+    if as_json:
+        echo_json({**key_json(info), "key": secret})
+    else:
+        click.echo(secret)
+    click.echo(
+        f"created key {info.key_id} for environment {environment!r}."
+        " It is shown only now and will not be shown again: store it somewhere safe.",
+        err=True,
+    )
+
+
+@key.command("list")
+@click.option("--env", "environment", default=None, help="Only this environment's keys.")
+@json_option
+@db_option()
+def list_(environment: str | None, as_json: bool, db: Path | None) -> None:
+    """List keys: id, label, environment, first characters, created, last used, revoked."""
+    with open_store(db) as store:
+        if environment is not None and store.get_environment(environment) is None:
+            raise CLIError(f"no environment {environment!r}")
+        infos = store.list_keys(environment)
+    if as_json:
+        echo_json([key_json(info) for info in infos])
+        return
+    echo_table(
+        ("ID", "LABEL", "ENVIRONMENT", "KEY", "CREATED", "LAST USED", "REVOKED"),
+        (
+            (
+                info.key_id,
+                info.label,
+                info.environment,
+                f"{info.prefix}...",
+                timestamp(info.created_at),
+                timestamp(info.last_used_at),
+                timestamp(info.revoked_at),
+            )
+            for info in infos
+        ),
+    )
+
+
+@key.command("revoke")
+@click.argument("key_id")
+@db_option()
+def revoke(key_id: str, db: Path | None) -> None:
+    """Revoke key KEY_ID; the endpoint refuses it within a second."""
+    with open_store(db) as store:
+        info = store.revoke_key(key_id)
+    click.echo(f"revoked key {info.key_id} of environment {info.environment!r}")
+
+
+def key_json(info: KeyInfo) -> dict[str, object]:
+    return {
+        "key_id": info.key_id,
+        "environment": info.environment,
+        "label": info.label,
+        "prefix": info.prefix,
+        "created_at": timestamp(info.created_at),
+        "last_used_at": timestamp(info.last_used_at),
+        "revoked_at": timestamp(info.revoked_at),
+    }

@@ -1,0 +1,212 @@
+"""Environments, origins and API keys in the SQLite store.
+
+Plain functions over an autocommit connection; :class:`SQLiteStorage` calls them
+under its side-connection lock. Keys are stored only as their digest
+(:func:`datacoral.admin.keys.hash_key`); the plaintext leaves
+:func:`create_key` once, to the caller, and is written nowhere.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from datacoral.admin import keys
+from datacoral.admin.environments import validate_environment_name
+from datacoral.storage.base import AdminError, EnvironmentRecord, KeyInfo, KeyRecord
+
+_KEY_COLUMNS = "key_id, environment, label, prefix, created_at, last_used_at, revoked_at"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+# --- environments ------------------------------------------------------------
+
+
+def environments(conn: sqlite3.Connection) -> list[EnvironmentRecord]:
+    origins: dict[str, list[str]] = {}
+    for environment, origin in conn.execute(
+        "SELECT environment, origin FROM environment_origins ORDER BY environment, origin"
+    ):
+        origins.setdefault(environment, []).append(origin)
+    return [
+        EnvironmentRecord(name, tuple(origins.get(name, ())))
+        for (name,) in conn.execute("SELECT name FROM environments ORDER BY created_at, rowid")
+    ]
+
+
+def get_environment(conn: sqlite3.Connection, name: str) -> EnvironmentRecord | None:
+    if not _environment_exists(conn, name):
+        return None
+    found = conn.execute(
+        "SELECT origin FROM environment_origins WHERE environment = ? ORDER BY origin", (name,)
+    )
+    return EnvironmentRecord(name, tuple(origin for (origin,) in found))
+
+
+def create_environment(
+    conn: sqlite3.Connection, name: str, origins: Sequence[str] = ()
+) -> EnvironmentRecord:
+    validate_environment_name(name)
+    with write_transaction(conn):
+        if _environment_exists(conn, name):
+            raise AdminError(f"environment {name!r} already exists")
+        conn.execute("INSERT INTO environments (name, created_at) VALUES (?, ?)", (name, now_ms()))
+        conn.executemany(
+            "INSERT OR IGNORE INTO environment_origins (environment, origin) VALUES (?, ?)",
+            [(name, origin) for origin in origins],
+        )
+    return EnvironmentRecord(name, tuple(sorted(set(origins))))
+
+
+def delete_environment(conn: sqlite3.Connection, name: str, *, force: bool = False) -> None:
+    with write_transaction(conn):
+        require_environment(conn, name)
+        if not force:
+            key_count = _count(conn, "SELECT count(*) FROM api_keys WHERE environment = ?", name)
+            event_count = _count(
+                conn, "SELECT count(*) FROM good_events WHERE environment = ?", name
+            ) + _count(conn, "SELECT count(*) FROM bad_rows WHERE environment = ?", name)
+            if key_count or event_count:
+                raise AdminError(
+                    f"environment {name!r} still has {key_count} key(s) and {event_count} event(s)"
+                )
+        for table in ("api_keys", "good_events", "bad_rows", "environment_origins"):
+            conn.execute(f"DELETE FROM {table} WHERE environment = ?", (name,))
+        conn.execute("DELETE FROM duplicate_counts WHERE environment = ?", (name,))
+        conn.execute("DELETE FROM environments WHERE name = ?", (name,))
+
+
+def add_origin(conn: sqlite3.Connection, environment: str, origin: str) -> EnvironmentRecord:
+    with write_transaction(conn):
+        require_environment(conn, environment)
+        conn.execute(
+            "INSERT OR IGNORE INTO environment_origins (environment, origin) VALUES (?, ?)",
+            (environment, origin),
+        )
+    return _existing(conn, environment)
+
+
+def remove_origin(conn: sqlite3.Connection, environment: str, origin: str) -> EnvironmentRecord:
+    with write_transaction(conn):
+        require_environment(conn, environment)
+        removed = conn.execute(
+            "DELETE FROM environment_origins WHERE environment = ? AND origin = ?",
+            (environment, origin),
+        ).rowcount
+        if not removed:
+            raise AdminError(f"environment {environment!r} does not allow origin {origin!r}")
+    return _existing(conn, environment)
+
+
+def require_environment(conn: sqlite3.Connection, name: str) -> None:
+    """Raise AdminError unless environment ``name`` exists."""
+    if not _environment_exists(conn, name):
+        raise AdminError(f"no environment {name!r}")
+
+
+def _existing(conn: sqlite3.Connection, name: str) -> EnvironmentRecord:
+    record = get_environment(conn, name)
+    if record is None:
+        raise AdminError(f"no environment {name!r}")
+    return record
+
+
+def _environment_exists(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM environments WHERE name = ?", (name,)).fetchone() is not None
+
+
+def _count(conn: sqlite3.Connection, sql: str, *args: object) -> int:
+    return int(conn.execute(sql, args).fetchone()[0])
+
+
+# --- keys --------------------------------------------------------------------
+
+
+def create_key(
+    conn: sqlite3.Connection, environment: str, label: str | None = None
+) -> tuple[KeyInfo, str]:
+    key = keys.generate_key()
+    info = KeyInfo(
+        key_id=keys.new_key_id(),
+        environment=environment,
+        label=label,
+        prefix=keys.visible_prefix(key),
+        created_at=now_ms(),
+    )
+    with write_transaction(conn):
+        require_environment(conn, environment)
+        conn.execute(
+            "INSERT INTO api_keys (key_id, key_hash, environment, label, prefix, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                info.key_id,
+                keys.hash_key(key),
+                environment,
+                label,
+                info.prefix,
+                info.created_at,
+            ),
+        )
+    return info, key
+
+
+def list_keys(conn: sqlite3.Connection, environment: str | None = None) -> list[KeyInfo]:
+    if environment is None:
+        found = conn.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id")
+    else:
+        found = conn.execute(
+            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE environment = ?"
+            " ORDER BY created_at, key_id",
+            (environment,),
+        )
+    return [KeyInfo(*row) for row in found]
+
+
+def get_key(conn: sqlite3.Connection, key_id: str) -> KeyInfo:
+    row = conn.execute(
+        f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)
+    ).fetchone()
+    if row is None:
+        raise AdminError(f"no key {key_id!r}")
+    return KeyInfo(*row)
+
+
+def revoke_key(conn: sqlite3.Connection, key_id: str) -> KeyInfo:
+    """Revoke at once; revoking a revoked key keeps its first revocation time."""
+    with write_transaction(conn):
+        get_key(conn, key_id)
+        conn.execute(
+            "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+            (now_ms(), key_id),
+        )
+    return get_key(conn, key_id)
+
+
+def lookup_key(conn: sqlite3.Connection, key_hash: bytes) -> KeyRecord | None:
+    # An indexed equality look-up on the digest leaks nothing usable about the
+    # key; the final comparison is constant-time all the same.
+    row = conn.execute(
+        "SELECT key_hash, key_id, environment, revoked_at FROM api_keys WHERE key_hash = ?",
+        (key_hash,),
+    ).fetchone()
+    if row is None or not keys.digests_match(bytes(row[0]), key_hash):
+        return None
+    return KeyRecord(key_id=row[1], environment=row[2], revoked=row[3] is not None)

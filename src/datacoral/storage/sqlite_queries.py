@@ -1,0 +1,91 @@
+"""Read-only views of stored events for the CLI: counts, tails, one event by id.
+
+Nothing here is on the endpoint's path; the queries use the indexes the writer
+needs anyway (rowid order, the (environment, event id) identity) and add none.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from datacoral.storage import sqlite_rows as rows
+from datacoral.storage.base import EventCounts, StoredBadRow, StoredEvent
+from datacoral.storage.sqlite_admin import require_environment
+
+
+def count_events(conn: sqlite3.Connection, environment: str | None = None) -> list[EventCounts]:
+    """Good, bad and duplicate counts per environment (all, or the one named)."""
+    if environment is not None:
+        require_environment(conn, environment)
+        names: list[str | None] = [environment]
+    else:
+        names = [
+            name
+            for (name,) in conn.execute("SELECT name FROM environments ORDER BY created_at, rowid")
+        ]
+    good = dict(conn.execute("SELECT environment, count(*) FROM good_events GROUP BY environment"))
+    bad = dict(conn.execute("SELECT environment, count(*) FROM bad_rows GROUP BY environment"))
+    duplicates = dict(conn.execute("SELECT environment, duplicates FROM duplicate_counts"))
+    if environment is None and bad.get(None):
+        names.append(None)  # bad rows of requests no environment could be given to
+    return [
+        EventCounts(name, good.get(name, 0), bad.get(name, 0), duplicates.get(name, 0))
+        for name in names
+    ]
+
+
+def latest_events(conn: sqlite3.Connection, environment: str, limit: int) -> list[StoredEvent]:
+    """The ``limit`` newest good events of ``environment``, oldest first."""
+    require_environment(conn, environment)
+    found = conn.execute(
+        f"{rows.SELECT_GOOD} WHERE environment = ? ORDER BY rowid DESC LIMIT ?",
+        (environment, limit),
+    ).fetchall()
+    return [StoredEvent(*rows.good_event(row)) for row in reversed(found)]
+
+
+def events_after(
+    conn: sqlite3.Connection, environment: str, position: int, limit: int
+) -> list[StoredEvent]:
+    """Good events of ``environment`` stored after ``position``, oldest first."""
+    found = conn.execute(
+        f"{rows.SELECT_GOOD} WHERE rowid > ? AND environment = ? ORDER BY rowid LIMIT ?",
+        (position, environment, limit),
+    )
+    return [StoredEvent(*rows.good_event(row)) for row in found]
+
+
+def latest_bad_rows(conn: sqlite3.Connection, environment: str, limit: int) -> list[StoredBadRow]:
+    """The ``limit`` newest bad rows of ``environment``, oldest first."""
+    require_environment(conn, environment)
+    found = conn.execute(
+        f"{rows.SELECT_BAD} WHERE environment = ? ORDER BY id DESC LIMIT ?",
+        (environment, limit),
+    ).fetchall()
+    return [StoredBadRow(*rows.bad_row(row)) for row in reversed(found)]
+
+
+def bad_rows_after(
+    conn: sqlite3.Connection, environment: str, position: int, limit: int
+) -> list[StoredBadRow]:
+    """Bad rows of ``environment`` stored after ``position``, oldest first."""
+    found = conn.execute(
+        f"{rows.SELECT_BAD} WHERE environment = ? AND id > ? ORDER BY id LIMIT ?",
+        (environment, position, limit),
+    )
+    return [StoredBadRow(*rows.bad_row(row)) for row in found]
+
+
+def find_events(conn: sqlite3.Connection, event_id: str) -> list[StoredEvent]:
+    """The good events with this id, one per environment that has it."""
+    try:
+        stored_id = rows.event_id_bytes(event_id)
+    except ValueError:
+        raise ValueError(f"not an event id (a UUID): {event_id!r}") from None
+    # Naming every environment lets SQLite use the (environment, event_id) index.
+    found = conn.execute(
+        f"{rows.SELECT_GOOD} WHERE environment IN (SELECT name FROM environments)"
+        " AND event_id = ? ORDER BY rowid",
+        (stored_id,),
+    )
+    return [StoredEvent(*rows.good_event(row)) for row in found]

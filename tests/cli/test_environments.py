@@ -1,0 +1,82 @@
+"""``datacoral env ...`` against a real file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from datacoral.storage.sqlite import SQLiteStorage
+from tests.cli.conftest import Run
+from tests.storage.factories import good_event
+
+
+def test_create_list_show(run: Run) -> None:
+    created = run("env", "create", "qa", "--origin", "https://app.example.com")
+    assert created.exit_code == 0, created.output
+    assert "created environment 'qa'" in created.stdout
+
+    listed = run("env", "list")
+    assert listed.exit_code == 0
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ["ENVIRONMENT", "ACTIVE", "KEYS", "ORIGINS"]
+    assert [line.split()[0] for line in lines[1:]] == ["dev", "stage", "prod", "qa"]
+    assert lines[-1].split() == ["qa", "0", "https://app.example.com"]
+
+    shown = run("env", "show", "qa")
+    assert shown.exit_code == 0
+    assert "https://app.example.com" in shown.stdout
+
+
+def test_json_output_parses(run: Run) -> None:
+    run("key", "create", "--env", "stage")
+    listed = json.loads(run("env", "list", "--json").stdout)
+    assert {"name": "stage", "origins": [], "active_keys": 1} in listed
+    shown = json.loads(run("env", "show", "stage", "--json").stdout)
+    assert shown["name"] == "stage"
+    assert len(shown["keys"]) == 1
+    assert shown["events"] == {"good": 0, "bad": 0, "duplicates": 0}
+
+
+def test_errors_are_one_line_with_exit_code_1(run: Run) -> None:
+    exists = run("env", "create", "dev")
+    assert exists.exit_code == 1
+    assert exists.stderr == "error: environment 'dev' already exists\n"
+    assert exists.stdout == ""
+
+    bad_name = run("env", "create", "Not Valid")
+    assert bad_name.exit_code == 1
+    assert bad_name.stderr.startswith("error: invalid environment name 'Not Valid'")
+    assert len(bad_name.stderr.splitlines()) == 1
+
+    missing = run("env", "show", "qa")
+    assert (missing.exit_code, missing.stderr) == (1, "error: no environment 'qa'\n")
+
+
+def test_delete_refuses_then_force(run: Run, db: Path) -> None:
+    run("key", "create", "--env", "stage")
+    store = SQLiteStorage(db)
+    store.open()
+    asyncio.run(store.commit([good_event("stage")], []))
+    store.close()
+
+    refused = run("env", "delete", "stage")
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        "error: environment 'stage' still has 1 key(s) and 1 event(s);"
+        " pass --force to delete them too\n"
+    )
+    forced = run("env", "delete", "stage", "--force")
+    assert forced.exit_code == 0
+    assert "deleted environment 'stage'" in forced.stdout
+    assert "stage" not in run("env", "list").stdout
+
+
+def test_origins(run: Run) -> None:
+    added = run("env", "add-origin", "dev", "http://localhost:3000")
+    assert added.exit_code == 0
+    assert "http://localhost:3000" in added.stdout
+    assert run("env", "remove-origin", "dev", "http://localhost:3000").exit_code == 0
+    again = run("env", "remove-origin", "dev", "http://localhost:3000")
+    assert again.exit_code == 1
+    assert again.stderr.startswith("error: environment 'dev' does not allow origin")
