@@ -32,6 +32,10 @@ class Settings:
     retry_after_seconds: int = 5
     #: Domain attribute of the ``sp`` network-user-id cookie; None ties it to the host.
     cookie_domain: str | None = None
+    #: Seconds a write waits for a lock held by another process before the request gets 503.
+    storage_busy_timeout_seconds: float = 2.0
+    #: Seconds in-flight requests get to finish after SIGTERM before they are cancelled.
+    shutdown_timeout_seconds: int = 30
     log_level: str = "info"
     access_log: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -43,6 +47,10 @@ class Settings:
             raise ValueError("max_body_bytes must be at least 1024")
         if self.retry_after_seconds < 1:
             raise ValueError("retry_after_seconds must be at least 1")
+        if not 0 < self.storage_busy_timeout_seconds <= 60:
+            raise ValueError("storage_busy_timeout_seconds must be more than 0 and at most 60")
+        if self.shutdown_timeout_seconds < 1:
+            raise ValueError("shutdown_timeout_seconds must be at least 1")
         for proxy in self.trusted_proxies:
             ipaddress.ip_network(proxy, strict=False)  # raises ValueError when malformed
 
@@ -64,11 +72,16 @@ class Settings:
 
 
 def _parse(name: str, raw: str) -> Any:
-    if name in ("port", "max_body_bytes", "retry_after_seconds"):
+    if name in ("port", "max_body_bytes", "retry_after_seconds", "shutdown_timeout_seconds"):
         try:
             return int(raw)
         except ValueError:
             raise ValueError(f"DATACORAL_{name.upper()} must be an integer, got {raw!r}") from None
+    if name == "storage_busy_timeout_seconds":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"DATACORAL_{name.upper()} must be a number, got {raw!r}") from None
     if name == "trusted_proxies":
         return tuple(p.strip() for p in raw.split(",") if p.strip())
     if name == "access_log":

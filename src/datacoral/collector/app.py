@@ -1,0 +1,166 @@
+"""The ASGI application of ``datacoral serve``: one lifespan, middleware, routes.
+
+The lifespan opens the storage at start and closes it (committing what is
+pending) at shutdown; nothing else opens or closes it. Requests go through the
+middleware stack (see :mod:`datacoral.collector.middleware`) to the routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from datacoral.collector.asgi import Receive, Scope, Send
+from datacoral.collector.auth import KeyResolver
+from datacoral.collector.cors import CORSMiddleware
+from datacoral.collector.enrich import trusted_networks
+from datacoral.collector.errors import ClientDisconnected, Rejected
+from datacoral.collector.ingest import Ingest
+from datacoral.collector.middleware import (
+    AccessLogMiddleware,
+    ErrorGuardMiddleware,
+    Middleware,
+    build_middleware_stack,
+)
+from datacoral.collector.request import Request
+from datacoral.collector.responses import send_rejection, send_text
+from datacoral.collector.routes import Endpoint, match
+from datacoral.config import Settings
+from datacoral.storage.base import Storage, StorageError
+
+logger = logging.getLogger("datacoral.collector")
+
+StorageFactory = Callable[[Settings], Storage]
+
+#: Storage failures are logged at most this often: under load every request fails alike.
+_STORAGE_LOG_INTERVAL = 5.0
+
+
+def open_sqlite(settings: Settings) -> Storage:
+    """The embedded default backend: one SQLite file."""
+    from datacoral.storage.sqlite import SQLiteStorage
+
+    return SQLiteStorage(settings.db, busy_timeout=settings.storage_busy_timeout_seconds)
+
+
+class CollectorApp:
+    """The Events endpoint as an ASGI application."""
+
+    def __init__(self, settings: Settings, storage_factory: StorageFactory = open_sqlite) -> None:
+        self.settings = settings
+        self._storage_factory = storage_factory
+        self._storage: Storage | None = None
+        self._ingest: Ingest | None = None
+        self._retry_after = [(b"retry-after", str(settings.retry_after_seconds).encode())]
+        self._storage_logged_at = 0.0
+        layers = [
+            Middleware(ErrorGuardMiddleware, {"retry_after_seconds": settings.retry_after_seconds})
+        ]
+        if settings.access_log:
+            layers.append(Middleware(AccessLogMiddleware))
+        # Per-environment CORS (a later issue) replaces this layer's placeholder behaviour.
+        layers.append(Middleware(CORSMiddleware))
+        self._http = build_middleware_stack(self._route, layers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        # Other protocols (websocket) are not served; the server is started without them.
+
+    # -- lifespan ---------------------------------------------------------------------
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self._start()
+                except StorageError as exc:
+                    logger.error("could not open storage at %s: %s", self.settings.db, exc)
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                except Exception as exc:
+                    logger.exception("could not open storage at %s", self.settings.db)
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    self._stop()
+                except Exception as exc:
+                    logger.exception("could not close storage cleanly")
+                    await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _start(self) -> None:
+        storage = self._storage_factory(self.settings)
+        storage.open()
+        self._storage = storage
+        self._ingest = Ingest(
+            storage,
+            KeyResolver(storage.lookup_key),
+            max_body_bytes=self.settings.max_body_bytes,
+            trusted_proxies=trusted_networks(self.settings.trusted_proxies),
+        )
+
+    def _stop(self) -> None:
+        storage, self._storage, self._ingest = self._storage, None, None
+        if storage is not None:
+            storage.close()
+
+    # -- routes -----------------------------------------------------------------------
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope)
+        found = match(request.path)
+        if found is None:
+            await send_rejection(send, 404, "not found")
+            return
+        route, key = found
+        if request.method not in route.methods:
+            allow = route.allow
+            await send_rejection(
+                send, 405, f"method not allowed: use {allow.decode()}", [(b"allow", allow)]
+            )
+            return
+        try:
+            if route.endpoint is Endpoint.EVENTS:
+                await self._running_ingest().events(request, receive, send, key)
+            elif route.endpoint is Endpoint.PIXEL:
+                await self._running_ingest().pixel(request, receive, send, key)
+            elif route.endpoint is Endpoint.HEALTH:
+                await send_text(send, 200, "ok")
+            else:
+                await self._ready(send)
+        except Rejected as exc:
+            await send_rejection(send, exc.status, exc.reason)
+        except StorageError as exc:
+            self._log_storage_failure(exc)
+            await send_rejection(send, 503, "storage unavailable; retry later", self._retry_after)
+        except ClientDisconnected:
+            return
+
+    def _running_ingest(self) -> Ingest:
+        if self._ingest is None:
+            raise StorageError("the collector is not started")
+        return self._ingest
+
+    async def _ready(self, send: Send) -> None:
+        storage = self._storage
+        # is_ready may wait on a lock; keep the event loop free meanwhile.
+        if storage is not None and await asyncio.to_thread(storage.is_ready):
+            await send_text(send, 200, "ready")
+        else:
+            await send_rejection(send, 503, "storage not ready", self._retry_after)
+
+    def _log_storage_failure(self, exc: StorageError) -> None:
+        now = time.monotonic()
+        if now - self._storage_logged_at >= _STORAGE_LOG_INTERVAL:
+            self._storage_logged_at = now
+            logger.warning("storage unavailable, answering 503: %s", exc)

@@ -1,0 +1,237 @@
+"""The tracking endpoints: a request in, its events committed, then the answer.
+
+``POST tp2`` carries a batch in a ``payload_data`` envelope; ``GET /i`` carries
+one event in its query string. Both authenticate, split, validate and enrich,
+commit good events and bad rows together, and answer only after the commit.
+Refusals are raised as :class:`Rejected` (after storing their bad row, when the
+request is attributable to an environment) and answered by the application.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from datacoral.collector.asgi import Receive, Send
+from datacoral.collector.auth import MISSING_KEY, KeyResolver, check_claim
+from datacoral.collector.enrich import Arrival, IPNetwork, client_ip
+from datacoral.collector.errors import (
+    ClientDisconnected,
+    MalformedRequest,
+    PayloadTooLarge,
+    Rejected,
+    Unauthorized,
+)
+from datacoral.collector.events import sort_events
+from datacoral.collector.fields import LEGACY_ENVIRONMENT, LEGACY_KEY, TRANSPORT_PARAMETERS
+from datacoral.collector.limits import read_body
+from datacoral.collector.protocol import check_content_type, split_body
+from datacoral.collector.request import Request
+from datacoral.collector.responses import send_ok, send_pixel
+from datacoral.storage.base import BadRow, Storage, StorageError
+
+logger = logging.getLogger("datacoral.collector")
+
+_LEGACY_KEY_IN_JSON = re.compile(r'"x_api_key"\s*:\s*"[^"]*"')
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch, the unit of every stored timestamp."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """What is known so far about one request, kept for a last-resort bad row."""
+
+    received: int
+    environment: str | None = None
+    raw: bytes = b""
+    secrets: list[str] = field(default_factory=list)
+    committed: bool = False
+
+    def bad_row(self, reason: str, raw: bytes, kind: str = "tracker_protocol_violation") -> BadRow:
+        """A bad row for the whole request; the API key is scrubbed from its payload."""
+        text = raw.decode("utf-8", "backslashreplace")
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        text = _LEGACY_KEY_IN_JSON.sub('"x_api_key":"***"', text)
+        return BadRow(
+            reason=reason,
+            payload=text,
+            received_tstamp=self.received,
+            environment=self.environment,
+            kind=kind,
+        )
+
+
+_Handler = Callable[[_Attempt, Request, Receive, Send, str | None], Awaitable[None]]
+
+
+def _strip_legacy(events: list[Any], keys: set[str], claims: set[str]) -> None:
+    """Remove ``x_api_key`` / ``x_datacoral_environment`` from events, collecting them."""
+    for event in events:
+        if isinstance(event, dict):
+            key = event.pop(LEGACY_KEY, None)
+            claim = event.pop(LEGACY_ENVIRONMENT, None)
+            if isinstance(key, str) and key:
+                keys.add(key)
+            if isinstance(claim, str) and claim:
+                claims.add(claim)
+
+
+class Ingest:
+    """Turns tracking requests into committed good events and bad rows."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        keys: KeyResolver,
+        *,
+        max_body_bytes: int,
+        trusted_proxies: tuple[IPNetwork, ...],
+    ) -> None:
+        self._storage = storage
+        self._keys = keys
+        self._max_body_bytes = max_body_bytes
+        self._trusted_proxies = trusted_proxies
+
+    async def events(self, request: Request, receive: Receive, send: Send, key: str | None) -> None:
+        """``POST tp2``: a batch of events; 200 ``ok`` once committed."""
+        await self._guarded(self._events, request, receive, send, key)
+
+    async def pixel(self, request: Request, receive: Receive, send: Send, key: str | None) -> None:
+        """``GET /i``: one event from the query string; the pixel once committed."""
+        await self._guarded(self._pixel, request, receive, send, key)
+
+    async def _guarded(
+        self, handler: _Handler, request: Request, receive: Receive, send: Send, key: str | None
+    ) -> None:
+        attempt = _Attempt(received=now_ms())
+        try:
+            await handler(attempt, request, receive, send, key)
+        except (Rejected, StorageError, ClientDisconnected):
+            raise
+        except Exception as exc:
+            # Our bug, not the client's: keep the input as a bad row (400, so the
+            # tracker does not resend what is now stored) when it is attributable.
+            logger.exception("internal error while ingesting a request")
+            if attempt.environment is None or attempt.committed:
+                raise
+            reason = f"internal: the request could not be processed ({type(exc).__name__})"
+            await self._storage.commit([], [attempt.bad_row(reason, attempt.raw)])
+            raise MalformedRequest(reason) from None
+
+    async def _authenticate_transport(
+        self, attempt: _Attempt, request: Request, path_key: str | None
+    ) -> dict[str, str]:
+        """Authenticate header/path/query keys; returns the parsed query string."""
+        key = request.header(b"x-api-key") or path_key
+        claimed = request.header(b"x-datacoral-environment")
+        if key:
+            attempt.secrets.append(key)
+            attempt.environment = self._keys.environment_of(key, claimed)
+        try:
+            query = request.query()
+        except MalformedRequest as exc:
+            await self._refuse(attempt, exc, request.query_string)
+            raise
+        if not query:
+            return query
+        query_key = query.get("api_key")
+        if query_key:
+            attempt.secrets.append(query_key)
+            if attempt.environment is None:
+                attempt.environment = self._keys.environment_of(query_key, claimed)
+        if attempt.environment is not None:
+            check_claim(attempt.environment, query.get("env") or None)
+        return query
+
+    def _authenticate_legacy(
+        self, attempt: _Attempt, keys: set[str], claims: set[str], query: dict[str, str]
+    ) -> str:
+        """The environment, from the legacy in-event key when no other key came."""
+        environment = attempt.environment
+        if environment is None:
+            if len(keys) > 1:
+                raise Unauthorized("events carry different x_api_key values: send one key")
+            key = next(iter(keys), None)
+            if key is None:
+                raise Unauthorized(MISSING_KEY)
+            attempt.secrets.append(key)
+            environment = self._keys.environment_of(key, None)
+            attempt.environment = environment
+            check_claim(environment, query.get("env") or None)
+        for claim in claims:
+            check_claim(environment, claim)
+        return environment
+
+    async def _refuse(self, attempt: _Attempt, exc: Rejected, raw: bytes) -> None:
+        """Store the bad row of a request refused as a whole, when it is attributable."""
+        if attempt.environment is None:
+            # Nothing proves who sent it: storing would let anyone fill the database.
+            if isinstance(exc, MalformedRequest):
+                raise Unauthorized(MISSING_KEY) from None
+            return
+        if isinstance(exc, PayloadTooLarge):
+            row = attempt.bad_row(exc.reason, exc.head, kind="size_violation")
+        else:
+            row = attempt.bad_row(exc.reason, raw)
+        await self._storage.commit([], [row])
+        attempt.committed = True
+
+    def _arrival(self, environment: str, attempt: _Attempt, request: Request) -> Arrival:
+        ip = request.peer
+        if self._trusted_proxies:
+            ip = client_ip(ip, request.header(b"x-forwarded-for"), self._trusted_proxies)
+        return Arrival(environment, attempt.received, ip, request.header(b"user-agent"))
+
+    async def _events(
+        self, attempt: _Attempt, request: Request, receive: Receive, send: Send, key: str | None
+    ) -> None:
+        query = await self._authenticate_transport(attempt, request, key)
+        try:
+            body = await read_body(
+                receive, limit=self._max_body_bytes, declared=request.content_length
+            )
+            attempt.raw = body
+            check_content_type(request.header(b"content-type"))
+            raws = split_body(body)
+        except (MalformedRequest, PayloadTooLarge) as exc:
+            await self._refuse(attempt, exc, attempt.raw)
+            raise
+        merged = {k: v for k, v in query.items() if k not in TRANSPORT_PARAMETERS}
+        keys: set[str] = set()
+        claims: set[str] = set()
+        _strip_legacy(raws, keys, claims)
+        _strip_legacy([merged], keys, claims)
+        environment = self._authenticate_legacy(attempt, keys, claims, query)
+        good, bad = sort_events(raws, self._arrival(environment, attempt, request), merged)
+        await self._storage.commit(good, bad)
+        attempt.committed = True
+        await send_ok(send)
+
+    async def _pixel(
+        self, attempt: _Attempt, request: Request, receive: Receive, send: Send, key: str | None
+    ) -> None:
+        query = await self._authenticate_transport(attempt, request, key)
+        event = {k: v for k, v in query.items() if k not in TRANSPORT_PARAMETERS}
+        keys: set[str] = set()
+        claims: set[str] = set()
+        _strip_legacy([event], keys, claims)
+        environment = self._authenticate_legacy(attempt, keys, claims, query)
+        attempt.raw = orjson.dumps(event)
+        if not event:
+            exc = MalformedRequest("query string: no event parameters")
+            await self._refuse(attempt, exc, attempt.raw)
+            raise exc
+        good, bad = sort_events([event], self._arrival(environment, attempt, request), {})
+        await self._storage.commit(good, bad)
+        attempt.committed = True
+        await send_pixel(send)

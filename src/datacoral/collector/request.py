@@ -1,0 +1,50 @@
+"""A thin read-only view of an ASGI HTTP scope: the few things the collector reads."""
+
+from __future__ import annotations
+
+from datacoral.collector.asgi import Scope
+from datacoral.collector.protocol import parse_query
+
+
+class Request:
+    """Method, path, headers and query of one request; headers are indexed once."""
+
+    __slots__ = ("_headers", "_query", "method", "path", "query_string", "scope")
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.query_string: bytes = scope.get("query_string", b"")
+        self._headers: dict[bytes, bytes] = dict(scope["headers"])
+        self._query: dict[str, str] | None = None
+
+    def header(self, name: bytes) -> str | None:
+        """A header's value (``name`` in lowercase), or None; empty counts as absent."""
+        value = self._headers.get(name)
+        if not value:
+            return None
+        return value.decode("latin-1")
+
+    @property
+    def content_length(self) -> int | None:
+        """The declared body size, when the client declared one."""
+        value = self._headers.get(b"content-length")
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            return None
+
+    @property
+    def peer(self) -> str | None:
+        """The address of the TCP peer (a proxy when there is one)."""
+        client = self.scope.get("client")
+        return None if client is None else str(client[0])
+
+    def query(self) -> dict[str, str]:
+        """The query parameters, parsed on first use."""
+        if self._query is None:
+            self._query = parse_query(self.query_string)
+        return self._query

@@ -1,0 +1,142 @@
+"""``datacoral serve``: run the collector under uvicorn until SIGTERM or SIGINT.
+
+The socket is bound here (so port 0 picks a free port), one line
+``datacoral serve: listening on http://HOST:PORT`` is printed once requests are
+served, and a signal drains in-flight requests, closes the storage and returns 0.
+uvicorn's access log stays off: it would print keys from ``/k/{key}/`` paths and
+``api_key=`` query strings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import logging.config
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import uvicorn
+
+from datacoral.collector.app import CollectorApp
+from datacoral.config import Settings
+
+logger = logging.getLogger("datacoral.collector")
+
+_HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """Logging for the server process: plain lines on stderr, no access log from uvicorn."""
+    level = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": level, "propagate": False},
+            "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+            "datacoral": {"handlers": ["stderr"], "level": level, "propagate": False},
+        },
+    }
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket on host:port (port 0: any free port)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def listening_line(host: str, sock: socket.socket) -> str:
+    """The line tests and ``datacoral quickstart`` wait for."""
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"datacoral serve: listening on http://{shown}:{port}"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, announcing readiness and exiting normally on a signal."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and not self.should_exit:
+            self._on_started()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn re-raises a caught signal after draining, which would end the
+        # process by that signal; a graceful stop is a normal exit (status 0).
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in _HANDLED_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def serve(settings: Settings) -> int:
+    """Serve until a signal; 0 after a graceful stop, non-zero when start failed."""
+    logging.config.dictConfig(log_config(settings.log_level))
+    try:
+        sock = bind(settings.host, settings.port)
+    except OSError as exc:
+        logger.error("cannot listen on %s:%s: %s", settings.host, settings.port, exc)
+        return 1
+    config = uvicorn.Config(
+        CollectorApp(settings),
+        loop="uvloop" if _available("uvloop") else "auto",
+        http="httptools" if _available("httptools") else "auto",
+        ws="none",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        proxy_headers=False,  # X-Forwarded-For is judged by the collector (trusted_proxies)
+        server_header=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+    )
+
+    def announce() -> None:
+        print(listening_line(settings.host, sock), flush=True)
+
+    server = _Server(config, announce)
+    try:
+        server.run(sockets=[sock])
+    except SystemExit as exc:  # uvicorn exits this way when the lifespan fails
+        return exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sock.close()
+    if not server.started:
+        return 1
+    logger.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - a development convenience
+    sys.exit(serve(Settings.from_env()))
