@@ -285,6 +285,12 @@ class BaseEmitter:
         parsed = parse_endpoint(endpoint, protocol, port)
         return parsed.get_url if resolve_method(method) == "get" else parsed.post_url
 
+    def send_events(self, evts: list[PayloadDict]) -> None:
+        """Queue ``evts`` and send everything now (upstream's explicit send)."""
+        for event in evts:
+            self._accept(event)
+        self.flush()
+
     def http_post(self, data: str) -> int:
         """POST a ready body; returns the status, or -1 when no answer came."""
         return self.transport.post(data.encode("utf-8")).status

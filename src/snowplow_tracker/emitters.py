@@ -390,6 +390,15 @@ class AsyncEmitter(BaseEmitter):
             worker.join(max(0.0, min(1.0, deadline - time.monotonic())))
         return self._finish_close()
 
+    def set_flush_timer(self, timeout: float) -> None:
+        """Send partial batches every ``timeout`` seconds (sets ``flush_interval``)."""
+        self.flush_interval = positive_float("timeout", timeout, allow_none=False)
+        self._kick.set()
+
+    def cancel_flush_timer(self) -> None:
+        """Send partial batches only on ``flush()`` and at exit."""
+        self.flush_interval = None
+
     def _after_fork_in_child(self) -> None:
         super()._after_fork_in_child()
         self._closed = False

@@ -247,3 +247,14 @@ def test_in_memory_store_keeps_order_when_a_batch_is_put_back() -> None:
     assert not store.add_event({"i": 9}), "in-flight events count against capacity"
     store.cleanup(batch, True)
     assert [e["i"] for e in store.get_events_batch()] == [0, 1, 2]
+
+
+def test_upstream_send_events_and_flush_timer(recorder: Recorder) -> None:
+    emitter = AsyncEmitter(recorder.url, batch_size=100, flush_interval=None)
+    emitter.send_events([{"e": "pv", "eid": "a"}, {"e": "pv", "eid": "b"}])
+    assert [e["eid"] for e in recorder.wait_for_events(2)] == ["a", "b"]
+    emitter.set_flush_timer(0.1)
+    emitter.input({"e": "pv", "eid": "c"})
+    assert recorder.wait_for_events(3)[-1]["eid"] == "c"
+    emitter.cancel_flush_timer()
+    assert emitter.flush_interval is None
