@@ -21,18 +21,7 @@ from datacoral.storage.sqlite import SQLiteStorage
 from snowplow_tracker import AsyncEmitter, Emitter, Tracker
 from tests.e2e.conftest import Endpoint, free_port, new_database, server_on_port
 from tests.support.server import running_server
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_python(code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
+from tests.support.subprocesses import ROOT, run_python
 
 
 def test_outage_in_the_middle_loses_nothing_and_does_not_hammer(tmp_path: Path) -> None:

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 import time
-from pathlib import Path
 
 from tests.support.recorder import Recorder
+from tests.support.subprocesses import run_python
 from tests.tracker.test_delivery import dead_url
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_script(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
 
 
 def test_events_buffered_at_exit_are_delivered(recorder: Recorder) -> None:
-    result = run_script(
+    result = run_python(
         f"""
         from snowplow_tracker import AsyncEmitter, Tracker
         emitter = AsyncEmitter({recorder.url!r}, batch_size=50, flush_interval=None)
@@ -42,7 +27,7 @@ def test_events_buffered_at_exit_are_delivered(recorder: Recorder) -> None:
 
 
 def test_exit_with_endpoint_down_is_bounded_and_reports_the_loss() -> None:
-    result = run_script(
+    result = run_python(
         f"""
         import time, sys
         from snowplow_tracker import AsyncEmitter, Tracker
@@ -61,7 +46,7 @@ def test_exit_with_endpoint_down_is_bounded_and_reports_the_loss() -> None:
 
 
 def test_sync_emitter_events_waiting_for_a_retry_are_sent_at_exit(recorder: Recorder) -> None:
-    result = run_script(
+    result = run_python(
         f"""
         from snowplow_tracker import Emitter, Tracker
         emitter = Emitter({recorder.url!r}, batch_size=100)
@@ -75,7 +60,7 @@ def test_sync_emitter_events_waiting_for_a_retry_are_sent_at_exit(recorder: Reco
 
 
 def test_fork_parent_and_child_each_send_their_own_events_once(recorder: Recorder) -> None:
-    result = run_script(
+    result = run_python(
         f"""
         import os
         from snowplow_tracker import AsyncEmitter, Tracker

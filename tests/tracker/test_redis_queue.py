@@ -14,7 +14,7 @@ import pytest
 from snowplow_tracker import Emitter, Tracker
 from tests.support.recorder import Answer, Recorder
 from tests.support.services import port_open, require
-from tests.tracker.test_process_lifecycle import ROOT
+from tests.support.subprocesses import ROOT
 
 redis = pytest.importorskip("redis")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from snowplow_tracker import AsyncEmitter, Emitter, SQLiteEventStore, Tracker
 from tests.support.recorder import Answer, Recorder
+from tests.support.subprocesses import ROOT
 from tests.tracker.test_delivery import dead_url
-from tests.tracker.test_process_lifecycle import ROOT
 
 
 def test_events_are_on_disk_when_add_returns(tmp_path: Path) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from snowplow_tracker.contracts import non_empty_string
-from snowplow_tracker.events.event import Event
+from snowplow_tracker.events.page_view import PageFields
 from snowplow_tracker.self_describing_json import SelfDescribingJson
 from snowplow_tracker.subject import Subject
 
 
-class PagePing(Event):
+class PagePing(PageFields):
     """A periodic ping from an open page with the scroll offsets seen since the last one."""
 
     def __init__(
@@ -30,39 +29,13 @@ class PagePing(Event):
             context=context,
             true_timestamp=true_timestamp,
         )
-        non_empty_string(page_url, "page_url")
-        self._set("url", page_url)
-        self._set("page", page_title)
-        self._set("refr", referrer)
+        self.page_url = page_url
+        self.page_title = page_title
+        self.referrer = referrer
         self._set("pp_mix", min_x)
         self._set("pp_max", max_x)
         self._set("pp_miy", min_y)
         self._set("pp_may", max_y)
-
-    @property
-    def page_url(self) -> str:
-        return str(self.payload.nv_pairs["url"])
-
-    @page_url.setter
-    def page_url(self, value: str) -> None:
-        non_empty_string(value, "page_url")
-        self._set("url", value)
-
-    @property
-    def page_title(self) -> str | None:
-        return self.payload.nv_pairs.get("page")
-
-    @page_title.setter
-    def page_title(self, value: str | None) -> None:
-        self._set("page", value)
-
-    @property
-    def referrer(self) -> str | None:
-        return self.payload.nv_pairs.get("refr")
-
-    @referrer.setter
-    def referrer(self, value: str | None) -> None:
-        self._set("refr", value)
 
     @property
     def min_x(self) -> int | None:

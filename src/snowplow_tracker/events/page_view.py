@@ -8,27 +8,8 @@ from snowplow_tracker.self_describing_json import SelfDescribingJson
 from snowplow_tracker.subject import Subject
 
 
-class PageView(Event):
-    """A page was viewed."""
-
-    def __init__(
-        self,
-        page_url: str,
-        page_title: str | None = None,
-        referrer: str | None = None,
-        event_subject: Subject | None = None,
-        context: list[SelfDescribingJson] | None = None,
-        true_timestamp: float | None = None,
-    ) -> None:
-        super().__init__(
-            dict_={"e": "pv"},
-            event_subject=event_subject,
-            context=context,
-            true_timestamp=true_timestamp,
-        )
-        self.page_url = page_url
-        self.page_title = page_title
-        self.referrer = referrer
+class PageFields(Event):
+    """The URL, title and referrer that page views and page pings share."""
 
     @property
     def page_url(self) -> str:
@@ -54,3 +35,26 @@ class PageView(Event):
     @referrer.setter
     def referrer(self, value: str | None) -> None:
         self._set("refr", value)
+
+
+class PageView(PageFields):
+    """A page was viewed."""
+
+    def __init__(
+        self,
+        page_url: str,
+        page_title: str | None = None,
+        referrer: str | None = None,
+        event_subject: Subject | None = None,
+        context: list[SelfDescribingJson] | None = None,
+        true_timestamp: float | None = None,
+    ) -> None:
+        super().__init__(
+            dict_={"e": "pv"},
+            event_subject=event_subject,
+            context=context,
+            true_timestamp=true_timestamp,
+        )
+        self.page_url = page_url
+        self.page_title = page_title
+        self.referrer = referrer
