@@ -100,7 +100,11 @@ class BaseEmitter:
         self.session = session if session is not None else private_session(pool_size)
         self.counters = Counters(on_success, on_failure, on_drop)
         self.transport = Transport(
-            self.endpoint, self.session, self.request_timeout, resolve_headers(headers)
+            self.endpoint,
+            self.session,
+            self.request_timeout,
+            resolve_headers(headers),
+            private=self._own_session,
         )
         self.api_key: str | None = None
         self.datacoral_env: str | None = None
@@ -145,10 +149,10 @@ class BaseEmitter:
                 )
         if key is not None:
             self.api_key = key
-            self.transport.headers[API_KEY_HEADER] = key
+            self.transport.set_header(API_KEY_HEADER, key)
         if env is not None:
             self.datacoral_env = env
-            self.transport.headers[ENVIRONMENT_HEADER] = env
+            self.transport.set_header(ENVIRONMENT_HEADER, env)
 
     # -- input -----------------------------------------------------------------------------
 
@@ -262,7 +266,7 @@ class BaseEmitter:
         self._pending_bytes = 0
         if self._own_session:
             self.session = private_session(self._pool_size)
-            self.transport.session = self.session
+            self.transport.replace_session(self.session)
 
     # -- upstream compatibility ------------------------------------------------------------
 

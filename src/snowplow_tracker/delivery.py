@@ -17,7 +17,7 @@ from typing import Any
 
 from snowplow_tracker.reports import Counters
 from snowplow_tracker.retry import RetryPolicy
-from snowplow_tracker.transport import SendResult, Transport, encode_event, post_body
+from snowplow_tracker.transport import SendResult, Transport, encode_event_sent_at, post_body
 from snowplow_tracker.typing import PayloadDict, PayloadDictList
 
 #: A request body is never built above this size unless ``byte_limit`` says otherwise.
@@ -112,7 +112,7 @@ class Delivery:
         batch = self._drop_expired(batch)
         if not batch:
             return RoundOutcome.SENT
-        stm = str(int(time.time() * 1000))
+        stm = str(time.time_ns() // 1_000_000)
         if self.method == "get":
             chunks: deque[tuple[PayloadDictList, list[bytes]]] = deque(
                 ([event], []) for event in batch
@@ -180,12 +180,13 @@ class Delivery:
         """Cut a claim into request-sized chunks by count and by encoded bytes."""
         limit_count = self.limits.batch_size
         limit_bytes = self.limits.max_request_bytes - _ENVELOPE_OVERHEAD
+        stm_bytes = stm.encode("ascii")
         chunks: list[tuple[PayloadDictList, list[bytes]]] = []
         events: PayloadDictList = []
         encoded: list[bytes] = []
         size = 0
         for event in batch:
-            data = encode_event({**event, "stm": stm})
+            data = encode_event_sent_at(event, stm_bytes)
             if events and (len(events) >= limit_count or size + len(data) + 1 > limit_bytes):
                 chunks.append((events, encoded))
                 events, encoded, size = [], [], 0

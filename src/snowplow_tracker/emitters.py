@@ -263,6 +263,7 @@ class AsyncEmitter(BaseEmitter):
             flush_at_exit=flush_at_exit,
             exit_timeout=exit_timeout,
         )
+        self._yield_above = self.buffer_capacity // 2
         self._init_threading()
 
     def _init_threading(self) -> None:
@@ -285,8 +286,16 @@ class AsyncEmitter(BaseEmitter):
             return False
         if not self._workers:
             self._start_workers()
-        if self.reached_limit() and not self._kick.is_set():
+        waiting = int(self.event_store.size())
+        if not self._kick.is_set() and (
+            waiting >= self.batch_size
+            or (self.byte_limit is not None and self._pending_bytes >= self.byte_limit)
+        ):
             self._kick.set()
+        if waiting > self._yield_above and self.delivery.backoff_remaining() == 0:
+            # A burst is outrunning a healthy endpoint: hand the GIL to the sender
+            # threads for a moment instead of filling the queue until it drops events.
+            time.sleep(0)
         return True
 
     def _start_workers(self) -> None:

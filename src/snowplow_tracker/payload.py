@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
 from typing import Any
 
 from snowplow_tracker.typing import JsonEncoderFunction, PayloadDict
+
+# json.dumps(..., ensure_ascii=False) builds a new encoder on every call; one shared
+# encoder does the same work without that cost.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def to_json(value: Any, json_encoder: JsonEncoderFunction | None = None) -> str:
+    """``value`` as JSON text with non-ASCII kept as is (``default=json_encoder``)."""
+    if json_encoder is None:
+        return _ENCODER.encode(value)
+    return json.dumps(value, ensure_ascii=False, default=json_encoder)
+
+
+def urlsafe_base64(data: bytes) -> str:
+    """URL-safe base64 with padding, as upstream sends it."""
+    return binascii.b2a_base64(data, newline=False).translate(_URL_SAFE).decode("ascii")
 
 
 class Payload:
@@ -40,12 +57,11 @@ class Payload:
         """Add ``dict_`` as JSON text, URL-safe base64 encoded when ``encode_base64``."""
         if dict_ is None:
             return
-        text = json.dumps(dict_, ensure_ascii=False, default=json_encoder)
+        text = to_json(dict_, json_encoder)
         if encode_base64:
-            encoded = base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii")
-            self.add(type_when_encoded, encoded)
+            self.nv_pairs[type_when_encoded] = urlsafe_base64(text.encode("utf-8"))
         else:
-            self.add(type_when_not_encoded, text)
+            self.nv_pairs[type_when_not_encoded] = text
 
     def get(self) -> PayloadDict:
         """The fields as a dict (the live dict, not a copy)."""

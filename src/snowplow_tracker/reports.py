@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,8 +13,19 @@ from snowplow_tracker.typing import DropCallback, FailureCallback, PayloadDictLi
 
 logger = logging.getLogger("snowplow_tracker")
 
+#: Seconds between two log lines about dropped events.
+DROP_LOG_INTERVAL = 1.0
+
 #: Why an event was given up (keys of ``dropped``).
-DROP_REASONS = ("queue_full", "rejected", "too_large", "expired", "shutdown", "closed")
+DROP_REASONS = (
+    "queue_full",
+    "rejected",
+    "too_large",
+    "expired",
+    "shutdown",
+    "closed",
+    "redis_unavailable",
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,8 @@ class Counters:
         self.attempts = 0
         self.dropped: dict[str, int] = {}
         self.last_error: str | None = None
+        self._unlogged: dict[str, int] = {}
+        self._last_drop_log = float("-inf")
 
     def attempt(self) -> None:
         with self._lock:
@@ -96,12 +110,21 @@ class Counters:
     def drop(self, reason: str, events: PayloadDictList, error: str | None = None) -> None:
         if not events:
             return
+        now = time.monotonic()
         with self._lock:
             self.dropped[reason] = self.dropped.get(reason, 0) + len(events)
             if error is not None:
                 self.last_error = error
-        logger.warning("dropped %d event(s): %s%s", len(events), reason,
-                       f" ({error})" if error else "")  # fmt: skip
+            self._unlogged[reason] = self._unlogged.get(reason, 0) + len(events)
+            if now - self._last_drop_log < DROP_LOG_INTERVAL:
+                unlogged = None
+            else:
+                unlogged, self._unlogged = self._unlogged, {}
+                self._last_drop_log = now
+        if unlogged:
+            # At most one line per interval: a full queue must not flood the log.
+            summary = ", ".join(f"{count} {why}" for why, count in sorted(unlogged.items()))
+            logger.warning("dropped event(s): %s%s", summary, f" (last: {error})" if error else "")
         if self.on_drop is not None:
             call_guarded(self.on_drop, reason, events)
 

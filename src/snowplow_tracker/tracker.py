@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from typing import Any, overload
 
 from snowplow_tracker._call_styles import is_emitter, parse_tracker_arguments
@@ -13,6 +13,15 @@ from snowplow_tracker.payload import Payload
 from snowplow_tracker.subject import Subject
 from snowplow_tracker.tracker_methods import TrackMethods
 from snowplow_tracker.typing import EmitterProtocol, JsonEncoderFunction
+
+
+def new_event_id() -> str:
+    """A random (version 4) UUID as text; the same as ``str(uuid.uuid4())``, cheaper."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class Tracker(TrackMethods):
@@ -85,7 +94,7 @@ class Tracker(TrackMethods):
     @staticmethod
     def get_uuid() -> str:
         """A new event id."""
-        return str(uuid.uuid4())
+        return new_event_id()
 
     @staticmethod
     def get_timestamp(tstamp: float | None = None) -> int:
@@ -99,8 +108,8 @@ class Tracker(TrackMethods):
         payload = event.build_payload(self.encode_base64, self.json_encoder, self.subject)
         pairs = payload.nv_pairs
         pairs.update(self.standard_nv_pairs)
-        pairs["eid"] = str(uuid.uuid4())
-        pairs["dtm"] = int(time.time() * 1000)
+        pairs["eid"] = new_event_id()
+        pairs["dtm"] = str(time.time_ns() // 1_000_000)
         return payload
 
     def track(self, event: Event) -> str:

@@ -14,6 +14,8 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -27,6 +29,9 @@ DEFAULT_READ_TIMEOUT = 15.0
 _ENVELOPE_HEAD = ('{"schema":"' + PAYLOAD_DATA_SCHEMA + '","data":[').encode()
 _ENVELOPE_TAIL = b"]}"
 _POST_CONTENT_TYPE = "application/json; charset=utf-8"
+# The functions as imported; a test suite that patches them gets them called instead.
+_REQUESTS_POST = requests.post
+_REQUESTS_GET = requests.get
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +57,23 @@ def private_session(pool_size: int = 1) -> requests.Session:
     return session
 
 
+_EVENT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def encode_event(event: PayloadDict) -> bytes:
     """One event as compact UTF-8 JSON, as it appears inside a POST body."""
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _EVENT_ENCODER.encode(event).encode("utf-8")
+
+
+def encode_event_sent_at(event: PayloadDict, stm: bytes) -> bytes:
+    """:func:`encode_event` with ``"stm"`` (``stm`` is its ASCII digits) as first field.
+
+    Splicing saves copying the event dict for every attempt.
+    """
+    data = encode_event({k: v for k, v in event.items() if k != "stm"} if "stm" in event else event)
+    if data == b"{}":
+        return b'{"stm":"' + stm + b'"}'
+    return b'{"stm":"' + stm + b'",' + data[1:]
 
 
 def post_body(encoded_events: list[bytes]) -> bytes:
@@ -63,7 +82,17 @@ def post_body(encoded_events: list[bytes]) -> bytes:
 
 
 class Transport:
-    """Sends POST batches and GET events to one endpoint with fixed headers and timeouts."""
+    """Sends POST batches and GET events to one endpoint with fixed headers and timeouts.
+
+    With the emitter's private session, each request is a copy of a request
+    prepared once, sent with environment settings (proxies, CA bundle) resolved
+    once: ``Session.request`` would redo both for every event. Requests still go
+    through ``Session.send`` and its adapters, so adapter-level mocks
+    (``responses``, ``requests-mock``) see them. A session passed by the caller is
+    used exactly as upstream does (``session.post`` / ``session.get``), and a
+    patched ``requests.post`` / ``requests.get`` (a test mock) is called as
+    upstream calls it.
+    """
 
     def __init__(
         self,
@@ -71,27 +100,73 @@ class Transport:
         session: requests.Session,
         timeout: float | tuple[float, float],
         headers: Mapping[str, str],
+        *,
+        private: bool = False,
     ) -> None:
         self.endpoint = endpoint
         self.session = session
         self.timeout = timeout
         self.headers = dict(headers)
+        self.private = private
+        self._prepared: dict[str, tuple[requests.PreparedRequest, dict[str, Any]]] = {}
+
+    def set_header(self, name: str, value: str) -> None:
+        """Send ``name: value`` on every later request."""
+        self.headers[name] = value
+        self._prepared.clear()
+
+    def replace_session(self, session: requests.Session) -> None:
+        """Use another private session (after a fork)."""
+        self.session = session
+        self._prepared.clear()
+
+    def _template(self, method: str, url: str) -> tuple[requests.PreparedRequest, dict[str, Any]]:
+        cached = self._prepared.get(method)
+        if cached is not None:
+            return cached
+        headers = dict(self.headers)
+        if method == "POST":
+            headers["Content-Type"] = _POST_CONTENT_TYPE
+        prepared = self.session.prepare_request(requests.Request(method, url, headers=headers))
+        settings: dict[str, Any] = dict(
+            self.session.merge_environment_settings(url, {}, None, None, None)
+        )
+        self._prepared[method] = (prepared, settings)
+        return prepared, settings
+
+    def _send(self, prepared: requests.PreparedRequest, settings: dict[str, Any]) -> SendResult:
+        try:
+            response = self.session.send(prepared, timeout=self.timeout, **settings)
+        except requests.RequestException as exc:
+            return SendResult(-1, error=_describe(exc))
+        return _result(response)
 
     def post(self, body: bytes) -> SendResult:
+        url = self.endpoint.post_url
+        if self.private and requests.post is _REQUESTS_POST:
+            template, settings = self._template("POST", url)
+            prepared = template.copy()
+            prepared.body = body
+            prepared.headers["Content-Length"] = str(len(body))
+            return self._send(prepared, settings)
         headers = {**self.headers, "Content-Type": _POST_CONTENT_TYPE}
+        send = requests.post if self.private else self.session.post
         try:
-            response = self.session.post(
-                self.endpoint.post_url, data=body, headers=headers, timeout=self.timeout
-            )
+            response = send(url, data=body, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
             return SendResult(-1, error=_describe(exc))
         return _result(response)
 
     def get(self, event: Mapping[str, str]) -> SendResult:
+        url = self.endpoint.get_url
+        if self.private and requests.get is _REQUESTS_GET:
+            template, settings = self._template("GET", url)
+            prepared = template.copy()
+            prepared.url = f"{url}?{urlencode(event)}"
+            return self._send(prepared, settings)
+        send = requests.get if self.private else self.session.get
         try:
-            response = self.session.get(
-                self.endpoint.get_url, params=event, headers=self.headers, timeout=self.timeout
-            )
+            response = send(url, params=event, headers=self.headers, timeout=self.timeout)
         except requests.RequestException as exc:
             return SendResult(-1, error=_describe(exc))
         return _result(response)
