@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 DEFAULT_DB = "datacoral.sqlite"
+_COOKIE_DOMAIN = re.compile(r"\.?[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,7 +32,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     #: Seconds a client is told to wait (Retry-After) when storage is unavailable.
     retry_after_seconds: int = 5
-    #: Domain attribute of the ``sp`` network-user-id cookie; None ties it to the host.
+    #: Domain attribute of the ``sp`` network-user-id cookie (e.g. ``example.com`` to share
+    #: it with every subdomain); None ties it to the endpoint's host.
     cookie_domain: str | None = None
     #: Seconds a write waits for a lock held by another process before the request gets 503.
     storage_busy_timeout_seconds: float = 2.0
@@ -53,6 +56,11 @@ class Settings:
             raise ValueError("shutdown_timeout_seconds must be at least 1")
         for proxy in self.trusted_proxies:
             ipaddress.ip_network(proxy, strict=False)  # raises ValueError when malformed
+        if self.cookie_domain is not None and not _COOKIE_DOMAIN.fullmatch(self.cookie_domain):
+            raise ValueError(
+                f"cookie_domain must be a lowercase domain name like example.com,"
+                f" got {self.cookie_domain!r}"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from datacoral import __version__
-from datacoral.cli import environments, events, keys, quickstart, serve
+from datacoral.cli import environments, events, keys, quickstart, serve, snippet
 from datacoral.cli.context import DB_ENVVAR, db_option
 from datacoral.cli.entry import missing_optional_module
 from datacoral.cli.errors import CLIError, MissingExtra, StorageFailure
@@ -52,3 +52,4 @@ cli.add_command(quickstart.quickstart)
 cli.add_command(environments.env)
 cli.add_command(keys.key)
 cli.add_command(events.events)
+cli.add_command(snippet.snippet)

@@ -22,7 +22,12 @@ from datacoral.config import Settings
     "trusted_proxies",
     multiple=True,
     metavar="CIDR",
-    help="A proxy whose X-Forwarded-For is believed (repeatable).",
+    help="A proxy whose X-Forwarded-For / X-Forwarded-Proto is believed (repeatable).",
+)
+@click.option(
+    "--cookie-domain",
+    default=None,
+    help="Domain of the `sp` network user id cookie [default: the endpoint's host].",
 )
 @click.pass_context
 def serve(
@@ -32,6 +37,7 @@ def serve(
     db: Path | None,
     max_body_bytes: int | None,
     trusted_proxies: tuple[str, ...],
+    cookie_domain: str | None,
 ) -> None:
     """Run the Events endpoint until stopped (SIGINT / SIGTERM).
 
@@ -43,6 +49,7 @@ def serve(
         db=resolve_db(db),
         max_body_bytes=max_body_bytes,
         trusted_proxies=trusted_proxies or None,
+        cookie_domain=cookie_domain,
     )
     # Imported here: the server pulls in uvicorn, which the other commands do not need.
     from datacoral.collector.server import serve as run_server

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from datacoral.collector.asgi import Receive, Scope, Send
 from datacoral.collector.auth import KeyResolver
+from datacoral.collector.cookie import NetworkCookie
 from datacoral.collector.cors import CORSMiddleware
 from datacoral.collector.enrich import trusted_networks
 from datacoral.collector.errors import ClientDisconnected, Rejected
@@ -24,11 +25,12 @@ from datacoral.collector.middleware import (
     Middleware,
     build_middleware_stack,
 )
+from datacoral.collector.origins import OriginCache
 from datacoral.collector.request import Request
 from datacoral.collector.responses import send_rejection, send_text
 from datacoral.collector.routes import Endpoint, match
 from datacoral.config import Settings
-from datacoral.storage.base import Storage, StorageError
+from datacoral.storage.base import EnvironmentRecord, KeyRecord, Storage, StorageError
 
 logger = logging.getLogger("datacoral.collector")
 
@@ -55,13 +57,26 @@ class CollectorApp:
         self._ingest: Ingest | None = None
         self._retry_after = [(b"retry-after", str(settings.retry_after_seconds).encode())]
         self._storage_logged_at = 0.0
+        # Made once and shared by the CORS layer and the routes; they read storage
+        # through the methods below, which work once the lifespan has opened it.
+        self._keys = KeyResolver(self._lookup_key)
+        self._origins = OriginCache(self._load_environments)
         layers = [
             Middleware(ErrorGuardMiddleware, {"retry_after_seconds": settings.retry_after_seconds})
         ]
         if settings.access_log:
             layers.append(Middleware(AccessLogMiddleware))
-        # Per-environment CORS (a later issue) replaces this layer's placeholder behaviour.
-        layers.append(Middleware(CORSMiddleware))
+        layers.append(
+            Middleware(
+                CORSMiddleware,
+                {
+                    "origins": self._origins,
+                    "keys": self._keys,
+                    "retry_after_seconds": settings.retry_after_seconds,
+                    "on_storage_error": self._log_storage_failure,
+                },
+            )
+        )
         self._http = build_middleware_stack(self._route, layers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -102,12 +117,26 @@ class CollectorApp:
         storage = self._storage_factory(self.settings)
         storage.open()
         self._storage = storage
+        proxies = trusted_networks(self.settings.trusted_proxies)
         self._ingest = Ingest(
             storage,
-            KeyResolver(storage.lookup_key),
+            self._keys,
+            origins=self._origins,
+            cookie=NetworkCookie(domain=self.settings.cookie_domain, trusted_proxies=proxies),
             max_body_bytes=self.settings.max_body_bytes,
-            trusted_proxies=trusted_networks(self.settings.trusted_proxies),
+            trusted_proxies=proxies,
         )
+
+    def _lookup_key(self, digest: bytes) -> KeyRecord | None:
+        return self._running_storage().lookup_key(digest)
+
+    def _load_environments(self) -> list[EnvironmentRecord]:
+        return self._running_storage().environments()
+
+    def _running_storage(self) -> Storage:
+        if self._storage is None:
+            raise StorageError("the collector is not started")
+        return self._storage
 
     def _stop(self) -> None:
         storage, self._storage, self._ingest = self._storage, None, None
@@ -117,7 +146,7 @@ class CollectorApp:
     # -- routes -----------------------------------------------------------------------
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope)
+        request = Request.of(scope)
         found = match(request.path)
         if found is None:
             await send_rejection(send, 404, "not found")

@@ -32,6 +32,10 @@ class Arrival:
     collector_tstamp: int
     ip: str | None
     useragent: str | None
+    #: The ``sp`` cookie's id (cookie.py); an event's ``tnuid`` or ``nuid`` wins over it.
+    network_userid: str | None = None
+    #: ``SP-Anonymous`` was sent: no address is stored, not even the event's ``ip``.
+    anonymous: bool = False
 
 
 def derived_tstamp(collector: int, created: int | None, sent: int | None, true: int | None) -> int:

@@ -5,7 +5,8 @@
     CollectorError                 root of every collector error
     ├── Rejected                   answered with a 4xx; ``status`` and ``reason`` say how
     │   ├── Unauthorized           401: no key, unknown key, revoked key (nothing stored)
-    │   ├── Forbidden              403: the request names another environment (nothing stored)
+    │   ├── Forbidden              403: the request names another environment, or comes from
+    │   │                          an origin the key's environment does not allow (nothing stored)
     │   ├── MalformedRequest       400: the request cannot be split into events (one bad row)
     │   └── PayloadTooLarge        413: the body is over the limit (one size-violation bad row)
     ├── EventRejected              one event broke a protocol rule: it becomes a bad row and
@@ -41,7 +42,8 @@ class Unauthorized(Rejected):
 
 
 class Forbidden(Rejected):
-    """The key is valid but the request names another environment."""
+    """The key is valid but the request names another environment or comes from an origin
+    that environment does not allow."""
 
     status = 403
 

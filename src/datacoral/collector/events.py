@@ -30,12 +30,21 @@ from datacoral.collector.fields import (
     INTEGER_EXTRA,
     PLATFORMS,
     REQUIRED,
+    SPECIAL_FIELD,
     TEXT,
     TIMESTAMP,
 )
 from datacoral.storage.base import BadRow, GoodEvent
 
 logger = logging.getLogger("datacoral.collector")
+
+#: FIELD_RULES split for the field loop: text columns (most fields), the fields
+#: whose values are checked, and the ones read by dedicated rules after the loop.
+_TEXT_COLUMNS = {name: column for name, (kind, column) in FIELD_RULES.items() if kind == TEXT}
+_TYPED_RULES = {
+    name: rule for name, rule in FIELD_RULES.items() if rule[0] not in (TEXT, SPECIAL_FIELD)
+}
+_SPECIAL = frozenset(name for name, (kind, _) in FIELD_RULES.items() if kind == SPECIAL_FIELD)
 
 
 def _unstruct(event: dict[str, str]) -> tuple[str | None, SchemaParts | None]:
@@ -65,20 +74,23 @@ def build_good_event(event: dict[str, Any], arrival: Arrival) -> GoodEvent:
     """Validate and enrich one event; raises :class:`EventRejected` on the first broken rule."""
     columns: dict[str, Any] = {}
     extra: dict[str, str] = {}
-    rules = FIELD_RULES
+    text_columns, typed_rules = _TEXT_COLUMNS, _TYPED_RULES
     for name, value in event.items():
         if type(value) is not str:
             if value is None:
                 raise EventRejected(f"{name}: value cannot be null")
             raise EventRejected(f"{name}: value is not a string: {protocol.shown(value)}")
-        rule = rules.get(name)
+        column = text_columns.get(name)
+        if column is not None:  # most fields: one look-up
+            columns[column] = value
+            continue
+        rule = typed_rules.get(name)
         if rule is None:
-            extra[name] = value
+            if name not in _SPECIAL:
+                extra[name] = value
             continue
         kind, column = rule
-        if kind == TEXT:
-            columns[column] = value
-        elif kind == TIMESTAMP:
+        if kind == TIMESTAMP:
             columns[column] = protocol.parse_timestamp(name, value)
         elif kind == DECIMAL:
             columns[column] = protocol.parse_decimal(name, value)
@@ -125,9 +137,9 @@ def build_good_event(event: dict[str, Any], arrival: Arrival) -> GoodEvent:
             columns.get("dvce_sent_tstamp"),
             columns.get("true_tstamp"),
         ),
-        user_ipaddress=arrival.ip if ip is None else event_ip(ip),
+        user_ipaddress=arrival.ip if ip is None or arrival.anonymous else event_ip(ip),
         useragent=event.get("ua", arrival.useragent),
-        network_userid=event.get("tnuid", event.get("nuid")),
+        network_userid=event.get("tnuid", event.get("nuid", arrival.network_userid)),
         extra=extra,
         **columns,
     )

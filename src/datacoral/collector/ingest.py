@@ -4,7 +4,10 @@
 one event in its query string. Both authenticate, split, validate and enrich,
 commit good events and bad rows together, and answer only after the commit.
 Refusals are raised as :class:`Rejected` (after storing their bad row, when the
-request is attributable to an environment) and answered by the application.
+request is attributable to an environment) and answered by the application. A
+browser request (one with an ``Origin`` or ``Referer``) whose origin the key's
+environment does not allow is refused with 403 as soon as the environment is
+known, before anything of it is stored.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ import orjson
 
 from datacoral.collector.asgi import Receive, Send
 from datacoral.collector.auth import MISSING_KEY, KeyResolver, check_claim
+from datacoral.collector.cookie import Identity, NetworkCookie
 from datacoral.collector.enrich import Arrival, IPNetwork, client_ip
 from datacoral.collector.errors import (
     ClientDisconnected,
+    Forbidden,
     MalformedRequest,
     PayloadTooLarge,
     Rejected,
@@ -31,6 +36,7 @@ from datacoral.collector.errors import (
 from datacoral.collector.events import sort_events
 from datacoral.collector.fields import LEGACY_ENVIRONMENT, LEGACY_KEY, TRANSPORT_PARAMETERS
 from datacoral.collector.limits import read_body
+from datacoral.collector.origins import OriginCache
 from datacoral.collector.protocol import check_content_type, split_body
 from datacoral.collector.request import Request
 from datacoral.collector.responses import send_ok, send_pixel
@@ -94,11 +100,15 @@ class Ingest:
         storage: Storage,
         keys: KeyResolver,
         *,
+        origins: OriginCache,
+        cookie: NetworkCookie,
         max_body_bytes: int,
         trusted_proxies: tuple[IPNetwork, ...],
     ) -> None:
         self._storage = storage
         self._keys = keys
+        self._origins = origins
+        self._cookie = cookie
         self._max_body_bytes = max_body_bytes
         self._trusted_proxies = trusted_proxies
 
@@ -137,6 +147,7 @@ class Ingest:
         if key:
             attempt.secrets.append(key)
             attempt.environment = self._keys.environment_of(key, claimed)
+            self._check_origin(attempt.environment, request)
         try:
             query = request.query()
         except MalformedRequest as exc:
@@ -149,12 +160,18 @@ class Ingest:
             attempt.secrets.append(query_key)
             if attempt.environment is None:
                 attempt.environment = self._keys.environment_of(query_key, claimed)
+                self._check_origin(attempt.environment, request)
         if attempt.environment is not None:
             check_claim(attempt.environment, query.get("env") or None)
         return query
 
     def _authenticate_legacy(
-        self, attempt: _Attempt, keys: set[str], claims: set[str], query: dict[str, str]
+        self,
+        attempt: _Attempt,
+        request: Request,
+        keys: set[str],
+        claims: set[str],
+        query: dict[str, str],
     ) -> str:
         """The environment, from the legacy in-event key when no other key came."""
         environment = attempt.environment
@@ -166,11 +183,21 @@ class Ingest:
                 raise Unauthorized(MISSING_KEY)
             attempt.secrets.append(key)
             environment = self._keys.environment_of(key, None)
+            self._check_origin(environment, request)
             attempt.environment = environment
             check_claim(environment, query.get("env") or None)
         for claim in claims:
             check_claim(environment, claim)
         return environment
+
+    def _check_origin(self, environment: str, request: Request) -> None:
+        """Refuse (403) a browser request from an origin ``environment`` does not allow."""
+        source = request.origin
+        if source is not None and not self._origins.allows(environment, source.origin):
+            raise Forbidden(
+                f"origin not allowed: environment {environment!r} does not allow"
+                f" {source.describe()}"
+            )
 
     async def _refuse(self, attempt: _Attempt, exc: Rejected, raw: bytes) -> None:
         """Store the bad row of a request refused as a whole, when it is attributable."""
@@ -186,11 +213,20 @@ class Ingest:
         await self._storage.commit([], [row])
         attempt.committed = True
 
-    def _arrival(self, environment: str, attempt: _Attempt, request: Request) -> Arrival:
-        ip = request.peer
-        if self._trusted_proxies:
+    def _arrival(
+        self, environment: str, attempt: _Attempt, request: Request, identity: Identity
+    ) -> Arrival:
+        ip = None if identity.anonymous else request.peer
+        if ip is not None and self._trusted_proxies:
             ip = client_ip(ip, request.header(b"x-forwarded-for"), self._trusted_proxies)
-        return Arrival(environment, attempt.received, ip, request.header(b"user-agent"))
+        return Arrival(
+            environment,
+            attempt.received,
+            ip,
+            request.header(b"user-agent"),
+            identity.network_userid,
+            identity.anonymous,
+        )
 
     async def _events(
         self, attempt: _Attempt, request: Request, receive: Receive, send: Send, key: str | None
@@ -211,11 +247,13 @@ class Ingest:
         claims: set[str] = set()
         _strip_legacy(raws, keys, claims)
         _strip_legacy([merged], keys, claims)
-        environment = self._authenticate_legacy(attempt, keys, claims, query)
-        good, bad = sort_events(raws, self._arrival(environment, attempt, request), merged)
+        environment = self._authenticate_legacy(attempt, request, keys, claims, query)
+        identity = self._cookie.identify(request)
+        arrival = self._arrival(environment, attempt, request, identity)
+        good, bad = sort_events(raws, arrival, merged)
         await self._storage.commit(good, bad)
         attempt.committed = True
-        await send_ok(send)
+        await send_ok(send, identity.headers)
 
     async def _pixel(
         self, attempt: _Attempt, request: Request, receive: Receive, send: Send, key: str | None
@@ -225,13 +263,15 @@ class Ingest:
         keys: set[str] = set()
         claims: set[str] = set()
         _strip_legacy([event], keys, claims)
-        environment = self._authenticate_legacy(attempt, keys, claims, query)
+        environment = self._authenticate_legacy(attempt, request, keys, claims, query)
         attempt.raw = orjson.dumps(event)
         if not event:
             exc = MalformedRequest("query string: no event parameters")
             await self._refuse(attempt, exc, attempt.raw)
             raise exc
-        good, bad = sort_events([event], self._arrival(environment, attempt, request), {})
+        identity = self._cookie.identify(request)
+        arrival = self._arrival(environment, attempt, request, identity)
+        good, bad = sort_events([event], arrival, {})
         await self._storage.commit(good, bad)
         attempt.committed = True
-        await send_pixel(send)
+        await send_pixel(send, identity.headers)

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from datacoral.collector.asgi import Scope
+from datacoral.collector.origins import RequestOrigin, request_origin
 from datacoral.collector.protocol import parse_query
+
+#: Where :meth:`Request.of` keeps the view, so the middleware and the routes share one.
+_SCOPE_KEY = "datacoral.request"
 
 
 class Request:
     """Method, path, headers and query of one request; headers are indexed once."""
 
-    __slots__ = ("_headers", "_query", "method", "path", "query_string", "scope")
+    __slots__ = (
+        "_headers",
+        "_origin",
+        "_origin_read",
+        "_query",
+        "method",
+        "path",
+        "query_string",
+        "scope",
+    )
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
@@ -18,6 +31,17 @@ class Request:
         self.query_string: bytes = scope.get("query_string", b"")
         self._headers: dict[bytes, bytes] = dict(scope["headers"])
         self._query: dict[str, str] | None = None
+        self._origin: RequestOrigin | None = None
+        self._origin_read = False
+
+    @classmethod
+    def of(cls, scope: Scope) -> Request:
+        """The view of ``scope``, made once per request whoever asks first."""
+        found = scope.get(_SCOPE_KEY)
+        if isinstance(found, Request):
+            return found
+        made = scope[_SCOPE_KEY] = cls(scope)
+        return made
 
     def header(self, name: bytes) -> str | None:
         """A header's value (``name`` in lowercase), or None; empty counts as absent."""
@@ -25,6 +49,10 @@ class Request:
         if not value:
             return None
         return value.decode("latin-1")
+
+    def has_header(self, name: bytes) -> bool:
+        """Whether the header was sent at all, even empty (``SP-Anonymous`` needs no value)."""
+        return name in self._headers
 
     @property
     def content_length(self) -> int | None:
@@ -42,6 +70,15 @@ class Request:
         """The address of the TCP peer (a proxy when there is one)."""
         client = self.scope.get("client")
         return None if client is None else str(client[0])
+
+    @property
+    def origin(self) -> RequestOrigin | None:
+        """Where a browser request comes from (``Origin``, else ``Referer``); None when
+        the request carries neither, as from servers and non-browser trackers."""
+        if not self._origin_read:
+            self._origin = request_origin(self.header(b"origin"), self.header(b"referer"))
+            self._origin_read = True
+        return self._origin
 
     def query(self) -> dict[str, str]:
         """The query parameters, parsed on first use."""

@@ -22,15 +22,17 @@ _PIXEL_HEADERS: Headers = [
 ]
 
 
-async def send_ok(send: Send) -> None:
-    """200 ``ok``: every event of the request is committed."""
-    await send({"type": "http.response.start", "status": 200, "headers": _OK_HEADERS})
+async def send_ok(send: Send, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+    """200 ``ok``: every event of the request is committed (``headers``: e.g. a cookie)."""
+    sent = [*_OK_HEADERS, *headers] if headers else _OK_HEADERS
+    await send({"type": "http.response.start", "status": 200, "headers": sent})
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-async def send_pixel(send: Send) -> None:
-    """200 with the transparent GIF, never cached."""
-    await send({"type": "http.response.start", "status": 200, "headers": _PIXEL_HEADERS})
+async def send_pixel(send: Send, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+    """200 with the transparent GIF, never cached (``headers``: e.g. a cookie)."""
+    sent = [*_PIXEL_HEADERS, *headers] if headers else _PIXEL_HEADERS
+    await send({"type": "http.response.start", "status": 200, "headers": sent})
     await send({"type": "http.response.body", "body": PIXEL})
 
 

@@ -59,6 +59,15 @@ def match(path: str) -> tuple[Route, str | None] | None:
     return None
 
 
+def path_key(path: str) -> str | None:
+    """The key of a ``/k/{key}/...`` prefix, whatever follows it (preflights go anywhere)."""
+    if path.startswith(KEY_PREFIX):
+        key, slash, _ = path[len(KEY_PREFIX) :].partition("/")
+        if key and slash:
+            return key
+    return None
+
+
 def redact(path: str) -> str:
     """``path`` with the key of a ``/k/{key}/`` prefix hidden, fit for logs."""
     if path.startswith(KEY_PREFIX):

@@ -183,7 +183,7 @@ class SQLiteStorage:
         return self._call(lambda conn: sqlite_admin.get_environment(conn, name))
 
     def create_environment(self, name: str, origins: Sequence[str] = ()) -> EnvironmentRecord:
-        """A new environment; ValueError for a bad name, AdminError if it exists."""
+        """A new environment; ValueError for a bad name or origin, AdminError if it exists."""
         return self._call(lambda conn: sqlite_admin.create_environment(conn, name, origins))
 
     def delete_environment(self, name: str, *, force: bool = False) -> None:
@@ -191,6 +191,7 @@ class SQLiteStorage:
         self._call(lambda conn: sqlite_admin.delete_environment(conn, name, force=force))
 
     def add_origin(self, environment: str, origin: str) -> EnvironmentRecord:
+        """Allow a browser origin (admin/origins.py: ValueError when invalid), normalised."""
         return self._call(lambda conn: sqlite_admin.add_origin(conn, environment, origin))
 
     def remove_origin(self, environment: str, origin: str) -> EnvironmentRecord:

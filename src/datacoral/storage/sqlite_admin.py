@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from datacoral.admin import keys
+from datacoral.admin import keys, origins
 from datacoral.admin.environments import validate_environment_name
 from datacoral.storage.base import AdminError, EnvironmentRecord, KeyInfo, KeyRecord
 
@@ -62,18 +62,20 @@ def get_environment(conn: sqlite3.Connection, name: str) -> EnvironmentRecord | 
 
 
 def create_environment(
-    conn: sqlite3.Connection, name: str, origins: Sequence[str] = ()
+    conn: sqlite3.Connection, name: str, origin_entries: Sequence[str] = ()
 ) -> EnvironmentRecord:
+    """A new environment allowing ``origin_entries`` (validated and stored normalised)."""
     validate_environment_name(name)
+    allowed = sorted({origins.normalise(origin) for origin in origin_entries})
     with write_transaction(conn):
         if _environment_exists(conn, name):
             raise AdminError(f"environment {name!r} already exists")
         conn.execute("INSERT INTO environments (name, created_at) VALUES (?, ?)", (name, now_ms()))
         conn.executemany(
             "INSERT OR IGNORE INTO environment_origins (environment, origin) VALUES (?, ?)",
-            [(name, origin) for origin in origins],
+            [(name, origin) for origin in allowed],
         )
-    return EnvironmentRecord(name, tuple(sorted(set(origins))))
+    return EnvironmentRecord(name, tuple(allowed))
 
 
 def delete_environment(conn: sqlite3.Connection, name: str, *, force: bool = False) -> None:
@@ -95,6 +97,8 @@ def delete_environment(conn: sqlite3.Connection, name: str, *, force: bool = Fal
 
 
 def add_origin(conn: sqlite3.Connection, environment: str, origin: str) -> EnvironmentRecord:
+    """Allow ``origin`` (validated: ValueError; stored normalised); adding twice is a no-op."""
+    origin = origins.normalise(origin)
     with write_transaction(conn):
         require_environment(conn, environment)
         conn.execute(
@@ -105,11 +109,16 @@ def add_origin(conn: sqlite3.Connection, environment: str, origin: str) -> Envir
 
 
 def remove_origin(conn: sqlite3.Connection, environment: str, origin: str) -> EnvironmentRecord:
+    """Stop allowing ``origin``, written as added or in any equivalent form."""
+    try:
+        normalised = origins.normalise(origin)
+    except ValueError:
+        normalised = origin  # an entry stored before validation can still be removed as written
     with write_transaction(conn):
         require_environment(conn, environment)
         removed = conn.execute(
-            "DELETE FROM environment_origins WHERE environment = ? AND origin = ?",
-            (environment, origin),
+            "DELETE FROM environment_origins WHERE environment = ? AND origin IN (?, ?)",
+            (environment, origin, normalised),
         ).rowcount
         if not removed:
             raise AdminError(f"environment {environment!r} does not allow origin {origin!r}")
