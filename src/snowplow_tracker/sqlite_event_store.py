@@ -44,8 +44,10 @@ class SQLiteEventStore:
     """An :class:`~snowplow_tracker.EventStore` kept in a SQLite file.
 
     ``max_events`` bounds the queue (``add_event`` returns False beyond it, and
-    the emitter reports the drop as ``queue_full``); events older than
-    ``max_age`` seconds are given up (reported as ``expired``) when claimed.
+    the emitter reports the drop as ``queue_full``). Age is bounded by the
+    emitter's ``max_event_age`` (one hour by default: raise it for a durable
+    queue that should outlast long outages); older events are given up and
+    reported as ``expired`` when claimed.
     """
 
     supports_batch_limit = True
@@ -55,7 +57,6 @@ class SQLiteEventStore:
         path: str | os.PathLike[str],
         *,
         max_events: int = 100_000,
-        max_age: float | None = 7 * 24 * 3600.0,
         claim_timeout: float = 120.0,
         synchronous: str = "NORMAL",
     ) -> None:
@@ -65,7 +66,6 @@ class SQLiteEventStore:
             raise ValueError("synchronous must be 'NORMAL' or 'FULL'")
         self.path = Path(path)
         self.max_events = max_events
-        self.max_age = max_age
         self.claim_timeout = claim_timeout
         self.synchronous = synchronous.upper()
         self._claimed: dict[int, int] = {}

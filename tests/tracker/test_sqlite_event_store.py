@@ -111,3 +111,24 @@ def test_processes_sharing_one_file_never_send_an_event_twice(
     assert len(eids) == 600 and len(set(eids)) == 600
     assert len({r.client_port for r in recorder.requests}) >= 2, "work was shared"
     assert filler.total() == 0
+
+
+def test_age_is_bounded_by_the_emitters_max_event_age(recorder: Recorder, tmp_path: Path) -> None:
+    import time
+
+    store = SQLiteEventStore(tmp_path / "q.sqlite")
+    old = str(int((time.time() - 7200) * 1000))
+    store.add_event({"e": "pv", "p": "pc", "tv": "t", "eid": "old", "dtm": old})
+    store.add_event({"e": "pv", "p": "pc", "tv": "t", "eid": "new", "dtm": old[:-3] + "999"})
+    drops: list[str] = []
+    emitter = Emitter(
+        recorder.url,
+        event_store=store,
+        max_event_age=3 * 3600,
+        on_drop=lambda reason, events: drops.extend(e["eid"] for e in events),
+    )
+    assert emitter.flush().sent == 2 and drops == []
+    store.add_event({"e": "pv", "p": "pc", "tv": "t", "eid": "older", "dtm": "1000"})
+    report = emitter.flush()
+    assert drops == ["older"] and report.dropped == {"expired": 1}
+    assert store.total() == 0
