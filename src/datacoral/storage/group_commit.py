@@ -135,18 +135,18 @@ class GroupCommitter:
             self._failed += 1
             if not isinstance(exc, StorageError):
                 log.exception("storage writer failed on an unexpected error")
-            for job in jobs:
-                _resolve(job, None, _waiter_error(exc))
+            _resolve([(job, None, _waiter_error(exc)) for job in jobs])
             if not isinstance(exc, Exception):
                 raise  # KeyboardInterrupt / SystemExit on this thread: let it end
             return
         self._commits += len(jobs)
         self._largest = max(self._largest, len(jobs))
-        for job, result in zip(jobs, results, strict=True):
-            if isinstance(result, Exception):
-                _resolve(job, None, result)
-            else:
-                _resolve(job, result, None)
+        _resolve(
+            [
+                (job, None, result) if isinstance(result, Exception) else (job, result, None)
+                for job, result in zip(jobs, results, strict=True)
+            ]
+        )
 
     def _call_idle(self) -> None:
         if self._idle is None:
@@ -170,15 +170,26 @@ def _waiter_error(exc: BaseException) -> Exception:
     return StorageError(f"storage writer stopped: {exc!r}")
 
 
-def _resolve(job: CommitJob, result: CommitResult | None, error: BaseException | None) -> None:
-    def settle() -> None:
+_Outcome = tuple[CommitJob, CommitResult | None, BaseException | None]
+
+
+def _resolve(outcomes: list[_Outcome]) -> None:
+    """Settle each job's future on its own event loop: one wake-up per loop, not per job
+    (every ``call_soon_threadsafe`` writes to the loop's wake-up pipe)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
+    for loop, settled in by_loop.items():
+        # A closed event loop raises RuntimeError: nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle, settled)
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    for job, result, error in outcomes:
         if job.future.done():  # the request was cancelled meanwhile
-            return
+            continue
         if error is not None:
             job.future.set_exception(error)
         elif result is not None:
             job.future.set_result(result)
-
-    # A closed event loop raises RuntimeError: nobody is waiting any more.
-    with contextlib.suppress(RuntimeError):
-        job.loop.call_soon_threadsafe(settle)

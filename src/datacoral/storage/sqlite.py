@@ -45,7 +45,8 @@ from datacoral.storage.base import (
     StoredEvent,
 )
 from datacoral.storage.group_commit import GroupCommitStats, GroupCommitter
-from datacoral.storage.sqlite_writer import KeyUsage, SQLiteEventWriter, is_unavailability
+from datacoral.storage.sqlite_upkeep import KeyUsage
+from datacoral.storage.sqlite_writer import SQLiteEventWriter, is_unavailability
 
 T = TypeVar("T")
 Synchronous = Literal["FULL", "NORMAL"]

@@ -3,31 +3,52 @@
 The good-events columns are named after the :class:`GoodEvent` fields, so the
 mapping is derived from the dataclass; a test checks it against the schema.
 The event id is stored as the UUID's 16 bytes and read back in canonical form.
+
+Good events are inserted many rows per statement (:func:`insert_good_statement`):
+Python's sqlite3 releases the GIL around every step, and ``executemany`` steps
+once per row, so under load the writer thread would wait for the GIL (up to the
+5 ms switch interval) once per row while the event loop holds it. Binding a
+parameter holds the GIL too, and a ``None`` costs ~0.3 µs (it goes through the
+adapter registry); the struct-event and ecommerce columns, NULL in most events,
+are therefore left out of the statement when no row of the chunk uses them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
+import sys
 import uuid
 from operator import attrgetter
 from typing import Any
+
+import orjson
 
 from datacoral.storage.base import BadRow, GoodEvent
 
 _PLAIN_FIELDS = tuple(
     f.name for f in dataclasses.fields(GoodEvent) if f.name not in ("event_id", "extra")
 )
-#: Column order of good-event rows: event id, the plain fields, then ``extra``.
-GOOD_COLUMNS = ("event_id", *_PLAIN_FIELDS, "extra")
-_plain_values = attrgetter(*_PLAIN_FIELDS)
+#: Struct-event and ecommerce columns: present in few events.
+_OPTIONAL_FIELDS = tuple(f for f in _PLAIN_FIELDS if f.startswith(("se_", "tr_", "ti_")))
+_COMMON_FIELDS = tuple(f for f in _PLAIN_FIELDS if f not in _OPTIONAL_FIELDS)
+#: Column order of good-event rows: event id, the common fields, ``extra``, then
+#: the optional fields, which a *lean* row (:data:`LEAN_WIDTH` values) leaves out.
+GOOD_COLUMNS = ("event_id", *_COMMON_FIELDS, "extra", *_OPTIONAL_FIELDS)
+LEAN_WIDTH = len(_COMMON_FIELDS) + 2
+_common_values = attrgetter(*_COMMON_FIELDS)
+_optional_values = attrgetter(*_OPTIONAL_FIELDS)
+NO_OPTIONAL_VALUES: tuple[None, ...] = (None,) * len(_OPTIONAL_FIELDS)
 
-INSERT_GOOD = (
-    f"INSERT INTO good_events ({', '.join(GOOD_COLUMNS)})"
-    f" VALUES ({', '.join('?' * len(GOOD_COLUMNS))})"
-    " ON CONFLICT (environment, event_id) DO NOTHING"
-)
 SELECT_GOOD = f"SELECT rowid, {', '.join(GOOD_COLUMNS)} FROM good_events"
+
+#: Rows per multi-row INSERT: powers of two, so that few statements are ever
+#: prepared (each is cached by the connection); a shorter chunk is padded with
+#: rows of zeros (cheap to bind), which the statement's WHERE drops.
+STATEMENT_ROWS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+#: SQLite's bound-parameter limit before 3.32, assumed when it cannot be asked.
+_OLD_VARIABLE_LIMIT = 999
 
 BAD_COLUMNS = ("kind", "reason", "payload", "environment", "event_id", "received_tstamp")
 INSERT_BAD = (
@@ -41,20 +62,75 @@ BadRowTuple = tuple[str, str, str, str | None, str | None, int]
 
 def event_id_bytes(event_id: str) -> bytes:
     """The 16 stored bytes of a UUID event id; ValueError when it is not a UUID."""
+    # The canonical 8-4-4-4-12 form (what the collector stores) without uuid.UUID();
+    # fromhex skips spaces, hence the length check on its result.
+    if len(event_id) == 36 and event_id[8] == event_id[13] == event_id[18] == event_id[23] == "-":
+        try:
+            raw = bytes.fromhex(
+                event_id[:8] + event_id[9:13] + event_id[14:18] + event_id[19:23] + event_id[24:]
+            )
+        except ValueError:
+            pass
+        else:
+            if len(raw) == 16:
+                return raw
     return uuid.UUID(event_id).bytes
 
 
+def _extra_json(extra: dict[str, str]) -> str:
+    try:
+        return orjson.dumps(extra).decode()
+    except TypeError:  # e.g. a lone surrogate: orjson refuses it, json escapes it as \uXXXX
+        return json.dumps(extra)
+
+
 def good_row(event: GoodEvent, event_id: bytes) -> GoodRow:
-    """The row tuple for ``event``, whose id is already converted to ``event_id``."""
-    extra = json.dumps(event.extra, ensure_ascii=False) if event.extra else None
-    values: tuple[Any, ...] = _plain_values(event)
-    return (event_id, *values, extra)
+    """The row tuple for ``event``, whose id is already converted to ``event_id``:
+    lean (without the optional columns) when the event has none of them."""
+    extra = _extra_json(event.extra) if event.extra else None
+    optional: tuple[Any, ...] = _optional_values(event)
+    if optional == NO_OPTIONAL_VALUES:
+        return (event_id, *_common_values(event), extra)
+    return (event_id, *_common_values(event), extra, *optional)
+
+
+def max_statement_rows(conn: sqlite3.Connection) -> int:
+    """The most rows one multi-row INSERT may carry on ``conn`` (a :data:`STATEMENT_ROWS` size)."""
+    if sys.version_info >= (3, 11):
+        limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    else:  # the default limit of the SQLite version (a build may lower it; none do in practice)
+        limit = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else _OLD_VARIABLE_LIMIT
+    fitting = [size for size in STATEMENT_ROWS if size * len(GOOD_COLUMNS) <= limit]
+    return fitting[-1]
+
+
+def statement_rows(count: int) -> int:
+    """The statement size that carries ``count`` rows (at most the largest size) with padding."""
+    for size in STATEMENT_ROWS:
+        if size >= count:
+            return size
+    return STATEMENT_ROWS[-1]
+
+
+def insert_good_statement(rows: int, *, lean: bool) -> str:
+    """An INSERT of ``rows`` rows (lean ones: without the optional columns) that skips
+    padding rows (``event_id`` 0) and leaves (environment, event id) pairs already
+    stored alone."""
+    columns = GOOD_COLUMNS[:LEAN_WIDTH] if lean else GOOD_COLUMNS
+    row = f"({', '.join('?' * len(columns))})"
+    return (
+        f"INSERT INTO good_events ({', '.join(columns)})"
+        f" SELECT * FROM (VALUES {', '.join([row] * rows)}) WHERE column1 IS NOT 0"
+        " ON CONFLICT (environment, event_id) DO NOTHING"
+    )
 
 
 def good_event(row: tuple[Any, ...]) -> tuple[int, GoodEvent]:
     """The position and event of a row selected with :data:`SELECT_GOOD`."""
-    position, event_id, *plain, extra = row
-    values = dict(zip(_PLAIN_FIELDS, plain, strict=True))
+    position, event_id, *common = row[: LEAN_WIDTH + 1]
+    extra = common.pop()
+    values = dict(zip(_COMMON_FIELDS, common, strict=True))
+    values.update(zip(_OPTIONAL_FIELDS, row[LEAN_WIDTH + 1 :], strict=True))
     values["schema_validated"] = bool(values["schema_validated"])
     event = GoodEvent(
         event_id=str(uuid.UUID(bytes=event_id)),

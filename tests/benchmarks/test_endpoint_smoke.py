@@ -1,0 +1,45 @@
+"""The endpoint benchmarks run once at smoke size, so that a change that breaks one is seen.
+
+At this size the figures mean nothing and targets are not enforced; what is
+checked is that both servers start, the load generator runs, the database is
+counted and the tables are printed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def run_smoke(script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=BENCHMARKS.parent,
+    )
+
+
+@pytest.mark.timeout(120)
+def test_endpoint_throughput_smoke() -> None:
+    done = run_smoke("endpoint_throughput.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "| POST tp2, 50 events" in done.stdout
+    assert "| GET /i, 1 event" in done.stdout
+    assert "POST stored events/s ÷ ceiling's parsed events/s" in done.stdout
+    assert "p99 latency at half the maximum load" in done.stdout
+
+
+@pytest.mark.timeout(120)
+def test_endpoint_growth_smoke() -> None:
+    done = run_smoke("endpoint_growth.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "| events stored before" in done.stdout
+    assert "largest fall of stored events/s" in done.stdout
+    assert "MiB per million events" in done.stdout
