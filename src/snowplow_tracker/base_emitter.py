@@ -219,6 +219,7 @@ class BaseEmitter:
         """Mark closed and give up what an in-memory queue still holds."""
         self._closed = True
         if isinstance(self.event_store, InMemoryEventStore):
+            self.delivery.give_up_on_retry = True
             leftover = self.event_store.get_events_batch()
             self.event_store.cleanup(leftover, False)
             self.counters.drop("shutdown", leftover)

@@ -67,6 +67,9 @@ class Delivery:
     def reset(self) -> None:
         """Fresh state and lock (also used in a forked child)."""
         self._lock = threading.Lock()
+        #: Set when the emitter closed over a queue that dies with it: a batch that
+        #: fails after that is reported as dropped instead of put back unseen.
+        self.give_up_on_retry = False
         self._in_flight = 0
         self._failures = 0
         self._backoff_until = 0.0
@@ -151,6 +154,10 @@ class Delivery:
             rest = list(events)
             for more, _ in chunks:
                 rest.extend(more)
+            if self.give_up_on_retry:
+                self.store.cleanup(rest, False)
+                self.counters.drop("shutdown", rest, error)
+                return RoundOutcome.SENT
             self._enter_backoff(result)
             self.counters.will_retry(len(rest))
             self.store.cleanup(rest, True)

@@ -258,3 +258,23 @@ def test_upstream_send_events_and_flush_timer(recorder: Recorder) -> None:
     assert recorder.wait_for_events(3)[-1]["eid"] == "c"
     emitter.cancel_flush_timer()
     assert emitter.flush_interval is None
+
+
+def test_a_batch_failing_after_close_is_reported_not_lost(recorder: Recorder) -> None:
+    recorder.answer_next(Answer(503, delay=1.0))
+    drops: list[tuple[str, int]] = []
+    done = threading.Event()
+
+    def on_drop(reason: str, events: list[Any]) -> None:
+        drops.append((reason, len(events)))
+        done.set()
+
+    emitter = AsyncEmitter(recorder.url, batch_size=5, on_drop=on_drop)
+    tracker = Tracker("ns", emitter)
+    track(tracker, 5)
+    recorder.wait_for(1)  # the batch is in flight; its answer comes after close's deadline
+    report = emitter.close(timeout=0.2)
+    assert report.pending == 5
+    assert done.wait(5), "the failed batch was never reported"
+    assert drops == [("shutdown", 5)]
+    assert emitter.stats().dropped == {"shutdown": 5}
