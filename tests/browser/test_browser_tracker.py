@@ -33,6 +33,15 @@ def header_key(key: str) -> dict[str, Any]:
     return {"customHeaders": {"X-Api-Key": key}}
 
 
+def key_carried(
+    endpoint: Collector, key: str, carrier: str, method: str
+) -> tuple[str, dict[str, Any]]:
+    """The collector URL and tracker options that carry ``key`` in a header or the path."""
+    if carrier == "header":
+        return endpoint.url, {"eventMethod": method, **header_key(key)}
+    return f"{endpoint.url}/k/{key}", {"eventMethod": method}
+
+
 def assert_stored_once(endpoint: Collector, run: BrowserRun, environment: str = "dev") -> None:
     """Each tracked event is stored once, in ``environment``, and nothing else anywhere."""
     context = run.describe()
@@ -126,11 +135,7 @@ def test_a_disallowed_origin_stores_nothing(
 ) -> None:
     endpoint = start_collector(origins={"dev": [site.origin()]})
     key = endpoint.keys["dev"]
-    collector_url, tracker = endpoint.url, {"eventMethod": method}
-    if carrier == "header":
-        tracker.update(header_key(key))
-    else:
-        collector_url = f"{endpoint.url}/k/{key}"
+    collector_url, tracker = key_carried(endpoint, key, carrier, method)
     page = site.tracker_page(collector_url, tracker=tracker, host="localhost")
     run = browser.run([page], watch=[endpoint.url])
 
@@ -169,11 +174,7 @@ def test_an_origin_allowed_only_in_stage_is_refused_with_a_dev_key(
 ) -> None:
     endpoint = start_collector(origins={"stage": [site.origin()]})
     key = endpoint.keys["dev"]
-    collector_url, tracker = endpoint.url, {"eventMethod": method}
-    if carrier == "header":
-        tracker.update(header_key(key))
-    else:
-        collector_url = f"{endpoint.url}/k/{key}"
+    collector_url, tracker = key_carried(endpoint, key, carrier, method)
     page = site.tracker_page(collector_url, tracker=tracker)
     run = browser.run([page], watch=[endpoint.url])
 

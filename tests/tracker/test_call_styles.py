@@ -169,3 +169,11 @@ def test_contracts_can_be_disabled() -> None:
         tracker.track_struct_event("", "action")
     finally:
         enable_contracts()
+
+
+def test_tracker_and_endpoint_agree_on_environment_names() -> None:
+    # The tracker cannot import datacoral, so the rule is written twice; keep them equal.
+    from datacoral.admin.environments import ENVIRONMENT_NAME as endpoint_rule
+    from snowplow_tracker._call_styles import ENVIRONMENT_NAME as tracker_rule
+
+    assert tracker_rule.pattern == endpoint_rule.pattern
