@@ -105,6 +105,7 @@ class BaseEmitter:
             self.request_timeout,
             resolve_headers(headers),
             private=self._own_session,
+            pool_size=pool_size,
         )
         self.api_key: str | None = None
         self.datacoral_env: str | None = None
@@ -224,7 +225,7 @@ class BaseEmitter:
             self.event_store.cleanup(leftover, False)
             self.counters.drop("shutdown", leftover)
         if self._own_session:
-            self.session.close()
+            self.transport.close()
         self._final_report = self.report()
         return self._final_report
 

@@ -8,6 +8,7 @@ only when the endpoint has no scheme / no port of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from snowplow_tracker.constants import DATACORAL_POST_PATH, GET_PATH, POST_PATH
@@ -27,6 +28,16 @@ class Endpoint:
     @property
     def get_url(self) -> str:
         return self.base + GET_PATH
+
+    @cached_property
+    def post_target(self) -> str:
+        """The request target (path) of POST requests."""
+        return urlsplit(self.post_url).path
+
+    @cached_property
+    def get_target(self) -> str:
+        """The request target (path, without the query) of GET requests."""
+        return urlsplit(self.get_url).path
 
 
 def parse_endpoint(

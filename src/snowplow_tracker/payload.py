@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import binascii
-import json
 from typing import Any
 
+from snowplow_tracker.json_text import dumps, dumps_text
 from snowplow_tracker.typing import JsonEncoderFunction, PayloadDict
 
-# json.dumps(..., ensure_ascii=False) builds a new encoder on every call; one shared
-# encoder does the same work without that cost.
-_ENCODER = json.JSONEncoder(ensure_ascii=False)
 _URL_SAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def to_json(value: Any, json_encoder: JsonEncoderFunction | None = None) -> str:
-    """``value`` as JSON text with non-ASCII kept as is (``default=json_encoder``)."""
-    if json_encoder is None:
-        return _ENCODER.encode(value)
-    return json.dumps(value, ensure_ascii=False, default=json_encoder)
+    """``value`` as compact JSON text with non-ASCII kept as is (``default=json_encoder``)."""
+    return dumps_text(value, json_encoder)
 
 
 def urlsafe_base64(data: bytes) -> str:
@@ -57,11 +52,11 @@ class Payload:
         """Add ``dict_`` as JSON text, URL-safe base64 encoded when ``encode_base64``."""
         if dict_ is None:
             return
-        text = to_json(dict_, json_encoder)
+        data = dumps(dict_, json_encoder)
         if encode_base64:
-            self.nv_pairs[type_when_encoded] = urlsafe_base64(text.encode("utf-8"))
+            self.nv_pairs[type_when_encoded] = urlsafe_base64(data)
         else:
-            self.nv_pairs[type_when_not_encoded] = text
+            self.nv_pairs[type_when_not_encoded] = data.decode("utf-8")
 
     def get(self) -> PayloadDict:
         """The fields as a dict (the live dict, not a copy)."""

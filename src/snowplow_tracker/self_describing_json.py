@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from snowplow_tracker.json_text import dumps_text
 from snowplow_tracker.typing import JsonEncoderFunction, PayloadDict
 
 
@@ -23,7 +23,7 @@ class SelfDescribingJson:
         return {"schema": self.schema, "data": self.data}
 
     def to_string(self, json_encoder: JsonEncoderFunction | None = None) -> str:
-        return json.dumps(self.to_json(), ensure_ascii=False, default=json_encoder)
+        return dumps_text(self.to_json(), json_encoder)
 
     def __repr__(self) -> str:
         return f"SelfDescribingJson(schema={self.schema!r}, data={self.data!r})"

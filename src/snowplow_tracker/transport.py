@@ -1,16 +1,17 @@
-"""Sending requests: the only module that talks HTTP, all through one requests.Session.
+"""Sending requests: the only module that talks HTTP.
 
 Callers may pass their own ``session`` (adapters, proxies, CA settings and their
 own test mocks keep working). Without one, the emitter gets a private session
-that keeps one pooled keep-alive connection and accepts no cookies, so server-side
-events never share a network user id.
+that keeps pooled keep-alive connections and accepts no cookies, so server-side
+events never share a network user id; its requests go over bare ``http.client``
+connections when nothing could tell the difference (see :mod:`direct_http`).
 """
 
 from __future__ import annotations
 
 import email.utils
+import http.client
 import http.cookiejar
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +22,9 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from snowplow_tracker.constants import PAYLOAD_DATA_SCHEMA
+from snowplow_tracker.direct_http import DirectConnections, direct_connections, requests_untouched
 from snowplow_tracker.endpoint import Endpoint
+from snowplow_tracker.json_text import dumps
 from snowplow_tracker.typing import PayloadDict
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -32,6 +35,8 @@ _POST_CONTENT_TYPE = "application/json; charset=utf-8"
 # The functions as imported; a test suite that patches them gets them called instead.
 _REQUESTS_POST = requests.post
 _REQUESTS_GET = requests.get
+# Connections and the headers to send for one method.
+_Route = tuple[DirectConnections, dict[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +62,9 @@ def private_session(pool_size: int = 1) -> requests.Session:
     return session
 
 
-_EVENT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
 def encode_event(event: PayloadDict) -> bytes:
     """One event as compact UTF-8 JSON, as it appears inside a POST body."""
-    return _EVENT_ENCODER.encode(event).encode("utf-8")
+    return dumps(event)
 
 
 def encode_event_sent_at(event: PayloadDict, stm: bytes) -> bytes:
@@ -102,23 +104,78 @@ class Transport:
         headers: Mapping[str, str],
         *,
         private: bool = False,
+        pool_size: int = 1,
     ) -> None:
         self.endpoint = endpoint
         self.session = session
         self.timeout = timeout
         self.headers = dict(headers)
         self.private = private
+        self.pool_size = pool_size
         self._prepared: dict[str, tuple[requests.PreparedRequest, dict[str, Any]]] = {}
+        self._direct: DirectConnections | None = None
+        self._direct_checked = False
+        self._direct_headers: dict[str, dict[str, str]] = {}
 
     def set_header(self, name: str, value: str) -> None:
         """Send ``name: value`` on every later request."""
         self.headers[name] = value
         self._prepared.clear()
+        self._direct_headers.clear()
 
     def replace_session(self, session: requests.Session) -> None:
         """Use another private session (after a fork)."""
         self.session = session
         self._prepared.clear()
+        self._direct_headers.clear()
+        self._direct = None
+        self._direct_checked = False
+
+    def close(self) -> None:
+        """Close idle connections."""
+        if self._direct is not None:
+            self._direct.close()
+        self.session.close()
+
+    def _direct_route(self, method: str, url: str) -> _Route | None:
+        """The short way for this request, or None when it must go through requests."""
+        if not self.private:
+            return None
+        if not self._direct_checked:
+            _, settings = self._template(method, url)
+            self._direct = direct_connections(
+                self.session, url, settings, self.timeout, self.pool_size
+            )
+            self._direct_checked = True
+        if self._direct is None or not requests_untouched(self.session, url):
+            return None
+        headers = self._direct_headers.get(method)
+        if headers is None:
+            template, _ = self._template(method, url)
+            # http.client writes Content-Length for the body it sends.
+            headers = {k: v for k, v in template.headers.items() if k.lower() != "content-length"}
+            self._direct_headers[method] = headers
+        return self._direct, headers
+
+    def _send_direct(
+        self,
+        route: _Route,
+        method: str,
+        target: str,
+        body: bytes | None,
+    ) -> SendResult | None:
+        connections, headers = route
+        try:
+            answer = connections.request(method, target, body, headers)
+        except (OSError, http.client.HTTPException) as exc:
+            return SendResult(-1, error=f"{type(exc).__name__}: {exc}"[:300])
+        status = answer.status
+        if 300 <= status < 400 and status != 304:
+            return None  # requests follows redirects as upstream's would
+        error = None
+        if not 200 <= status < 300:
+            error = f"HTTP {status}: {answer.body[:200].decode('utf-8', 'replace')!r}"
+        return SendResult(status, parse_retry_after(answer.retry_after), error)
 
     def _template(self, method: str, url: str) -> tuple[requests.PreparedRequest, dict[str, Any]]:
         cached = self._prepared.get(method)
@@ -143,6 +200,11 @@ class Transport:
 
     def post(self, body: bytes) -> SendResult:
         url = self.endpoint.post_url
+        route = self._direct_route("POST", url)
+        if route is not None:
+            result = self._send_direct(route, "POST", self.endpoint.post_target, body)
+            if result is not None:
+                return result
         if self.private and requests.post is _REQUESTS_POST:
             template, settings = self._template("POST", url)
             prepared = template.copy()
@@ -159,6 +221,12 @@ class Transport:
 
     def get(self, event: Mapping[str, str]) -> SendResult:
         url = self.endpoint.get_url
+        route = self._direct_route("GET", url)
+        if route is not None:
+            target = f"{self.endpoint.get_target}?{urlencode(event)}"
+            result = self._send_direct(route, "GET", target, None)
+            if result is not None:
+                return result
         if self.private and requests.get is _REQUESTS_GET:
             template, settings = self._template("GET", url)
             prepared = template.copy()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import threading
 import time
 from collections import deque
@@ -129,13 +130,19 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def recording_server() -> Iterator[Recorder]:
-    """Start a recording server on a free port; stopped when the block ends."""
+def recording_server(tls: ssl.SSLContext | None = None) -> Iterator[Recorder]:
+    """Start a recording server on a free port; stopped when the block ends.
+
+    With ``tls`` (a server context holding a certificate), it speaks HTTPS.
+    """
     recorder = Recorder()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(recorder))
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     recorder.port = server.server_address[1]
-    recorder.url = f"http://127.0.0.1:{recorder.port}"
+    scheme = "https" if tls is not None else "http"
+    recorder.url = f"{scheme}://127.0.0.1:{recorder.port}"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
