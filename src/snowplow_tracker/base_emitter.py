@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import time
+from itertools import repeat
 from typing import Any
 
 import requests
@@ -25,6 +26,7 @@ from snowplow_tracker.emitter_options import (
 )
 from snowplow_tracker.endpoint import parse_endpoint
 from snowplow_tracker.event_store import DEFAULT_BUFFER_CAPACITY, EventStore, InMemoryEventStore
+from snowplow_tracker.payload import BuiltPayload, materialize
 from snowplow_tracker.reports import Counters, DeliveryReport, EmitterStats
 from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.transport import Transport, encode_event, private_session
@@ -42,8 +44,13 @@ DEFAULT_EXIT_TIMEOUT = 10.0
 DEFAULT_FLUSH_TIMEOUT = 30.0
 
 
+_QUEUED_AS_IS = (str, bytes)
+
+
 def stringify(payload: PayloadDict) -> dict[str, str]:
     """Every value as a string, as the protocol wants (a new dict; the caller's is untouched)."""
+    if all(map(isinstance, payload.values(), repeat(str))):
+        return dict(payload)
     return {k: v if v.__class__ is str else str(v) for k, v in payload.items()}
 
 
@@ -87,6 +94,7 @@ class BaseEmitter:
         if event_store is not None and not isinstance(event_store, EventStore):
             raise TypeError("event_store must implement the EventStore protocol")
         self.event_store: Any = event_store or InMemoryEventStore(logger, self.buffer_capacity)
+        self._in_memory = type(self.event_store) is InMemoryEventStore
         self.request_timeout = resolve_timeout(request_timeout)
         self.max_event_age = positive_float("max_event_age", max_event_age)
         self.exit_timeout = float(
@@ -157,9 +165,23 @@ class BaseEmitter:
 
     # -- input -----------------------------------------------------------------------------
 
-    def _accept(self, payload: PayloadDict) -> dict[str, str] | None:
+    #: ``Tracker.track`` may hand this emitter a :class:`BuiltPayload` without copying it.
+    accepts_built_payload = True
+
+    def _accept(self, payload: PayloadDict) -> PayloadDict | None:
         """Store one event; returns it, or None when it was dropped (and reported)."""
-        event = stringify(payload)
+        if (
+            payload.__class__ is BuiltPayload
+            and self._in_memory
+            and all(map(isinstance, payload.values(), repeat(_QUEUED_AS_IS)))
+        ):
+            # The tracker's own new dict, seen by nobody else: queued as it is, and its
+            # base64 fields are made on the sender thread.
+            event: PayloadDict = payload
+        elif payload.__class__ is BuiltPayload:
+            event = stringify(materialize(payload))
+        else:
+            event = stringify(payload)
         if self._closed:
             self.counters.drop("closed", [event], "emitter is closed")
             return None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from snowplow_tracker.payload import materialize
 from snowplow_tracker.reports import Counters
 from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.transport import SendResult, Transport, encode_event_sent_at, post_body
@@ -127,7 +128,7 @@ class Delivery:
             events, encoded = chunks.popleft()
             self.counters.attempt()
             if self.method == "get":
-                result = self.transport.get({**events[0], "stm": stm})
+                result = self.transport.get({**materialize(events[0]), "stm": stm})
             else:
                 result = self.transport.post(post_body(encoded))
             if result.ok:

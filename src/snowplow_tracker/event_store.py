@@ -95,8 +95,7 @@ class InMemoryEventStore:
                 self._events.extendleft(reversed(batch))
 
     def size(self) -> int:
-        with self._lock:
-            return len(self._events)
+        return len(self._events)  # one atomic read: no lock needed
 
     def in_flight(self) -> int:
         """Events taken by a sender and not yet cleaned up."""

@@ -16,11 +16,20 @@ members are written as their string / value.
 
 from __future__ import annotations
 
+import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from snowplow_tracker.typing import JsonEncoderFunction
+
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def urlsafe_base64(data: bytes) -> str:
+    """URL-safe base64 with padding, as upstream sends it."""
+    return binascii.b2a_base64(data, newline=False).translate(_URL_SAFE).decode("ascii")
+
 
 _STDLIB = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
@@ -58,6 +67,26 @@ def dumps(value: Any, json_encoder: JsonEncoderFunction | None = None) -> bytes:
     return text.encode("utf-8")
 
 
+def _event_value(value: Any) -> Any:
+    if value.__class__ is bytes:
+        return urlsafe_base64(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_STDLIB_EVENT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_event_value)
+
+
+def dumps_event(event: Mapping[str, Any]) -> bytes:
+    """One queued event as compact UTF-8 JSON; ``bytes`` values (JSON the tracker left
+    for the sender to encode) are written as their URL-safe base64 text."""
+    if _fast is not None:
+        try:
+            return _fast(event, _event_value, _OPTIONS)
+        except _FAST_ERROR:
+            pass
+    return _STDLIB_EVENT.encode(event).encode("utf-8")
+
+
 def dumps_text(value: Any, json_encoder: JsonEncoderFunction | None = None) -> str:
     """:func:`dumps` as text."""
     return dumps(value, json_encoder).decode("utf-8")
@@ -68,4 +97,4 @@ def accelerated() -> bool:
     return _fast is not None
 
 
-__all__ = ["accelerated", "dumps", "dumps_text"]
+__all__ = ["accelerated", "dumps", "dumps_event", "dumps_text", "urlsafe_base64"]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import binascii
 from typing import Any
 
-from snowplow_tracker.json_text import dumps, dumps_text
+from snowplow_tracker.json_text import dumps, dumps_text, urlsafe_base64
 from snowplow_tracker.typing import JsonEncoderFunction, PayloadDict
-
-_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def to_json(value: Any, json_encoder: JsonEncoderFunction | None = None) -> str:
@@ -16,9 +13,40 @@ def to_json(value: Any, json_encoder: JsonEncoderFunction | None = None) -> str:
     return dumps_text(value, json_encoder)
 
 
-def urlsafe_base64(data: bytes) -> str:
-    """URL-safe base64 with padding, as upstream sends it."""
-    return binascii.b2a_base64(data, newline=False).translate(_URL_SAFE).decode("ascii")
+class BuiltPayload(dict):  # type: ignore[type-arg]
+    """An event the tracker built: each value is a ``str``, or ``bytes`` holding JSON
+    whose URL-safe base64 text is the value to send (see :func:`materialize`).
+
+    Emitters that know it (``accepts_built_payload``) queue it without copying.
+    """
+
+
+def materialize(pairs: PayloadDict) -> PayloadDict:
+    """Replace ``bytes`` values (JSON) by their URL-safe base64 text, in place."""
+    for name, value in pairs.items():
+        if value.__class__ is bytes:
+            pairs[name] = urlsafe_base64(value)
+    return pairs
+
+
+def add_json(
+    pairs: PayloadDict,
+    value: Any,
+    encode_base64: bool,
+    type_when_encoded: str,
+    type_when_not_encoded: str,
+    json_encoder: JsonEncoderFunction | None = None,
+) -> None:
+    """Put ``value`` into ``pairs`` as JSON text, URL-safe base64 encoded when asked.
+
+    The JSON is encoded now; with ``encode_base64`` the value is those JSON bytes, and
+    their base64 text is made when first needed (see :func:`materialize`).
+    """
+    data = dumps(value, json_encoder)
+    if encode_base64:
+        pairs[type_when_encoded] = data
+    else:
+        pairs[type_when_not_encoded] = data.decode("utf-8")
 
 
 class Payload:
@@ -50,14 +78,17 @@ class Payload:
         json_encoder: JsonEncoderFunction | None = None,
     ) -> None:
         """Add ``dict_`` as JSON text, URL-safe base64 encoded when ``encode_base64``."""
-        if dict_ is None:
-            return
-        data = dumps(dict_, json_encoder)
-        if encode_base64:
-            self.nv_pairs[type_when_encoded] = urlsafe_base64(data)
-        else:
-            self.nv_pairs[type_when_not_encoded] = data.decode("utf-8")
+        if dict_ is not None:
+            pairs = self.nv_pairs
+            add_json(
+                pairs, dict_, encode_base64, type_when_encoded, type_when_not_encoded, json_encoder
+            )
+            if encode_base64:
+                pairs[type_when_encoded] = urlsafe_base64(pairs[type_when_encoded])
 
     def get(self) -> PayloadDict:
         """The fields as a dict (the live dict, not a copy)."""
         return self.nv_pairs
+
+
+__all__ = ["BuiltPayload", "Payload", "add_json", "materialize", "to_json", "urlsafe_base64"]

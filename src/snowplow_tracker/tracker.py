@@ -9,19 +9,42 @@ from typing import Any, overload
 from snowplow_tracker._call_styles import is_emitter, parse_tracker_arguments
 from snowplow_tracker.constants import VERSION
 from snowplow_tracker.events import Event
-from snowplow_tracker.payload import Payload
+from snowplow_tracker.payload import BuiltPayload, Payload, materialize
 from snowplow_tracker.subject import Subject
 from snowplow_tracker.tracker_methods import TrackMethods
-from snowplow_tracker.typing import EmitterProtocol, JsonEncoderFunction
+from snowplow_tracker.typing import EmitterProtocol, JsonEncoderFunction, PayloadDict
+
+_BUILD_PAYLOAD = Event.build_payload
+
+
+# The variant nibble of a version 4 UUID (binary 10xx) from any random hex digit.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+_ID_BATCH = 64
+_spare_ids: list[str] = []
+# A forked child must not hand out the ids its parent still holds.
+os.register_at_fork(after_in_child=_spare_ids.clear)
+
+
+def _more_event_ids() -> list[str]:
+    h = os.urandom(16 * _ID_BATCH).hex()
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-4{h[i + 13 : i + 16]}-"
+        f"{_VARIANT[h[i + 16]]}{h[i + 17 : i + 20]}-{h[i + 20 : i + 32]}"
+        for i in range(0, 32 * _ID_BATCH, 32)
+    ]
 
 
 def new_event_id() -> str:
-    """A random (version 4) UUID as text; the same as ``str(uuid.uuid4())``, cheaper."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """A random (version 4) UUID as text, like ``str(uuid.uuid4())`` and cheaper.
+
+    Ids are made from ``os.urandom`` 64 at a time; ``list.pop`` hands each one to
+    exactly one caller, whichever thread asks.
+    """
+    try:
+        return _spare_ids.pop()
+    except IndexError:
+        _spare_ids.extend(_more_event_ids())
+        return new_event_id()
 
 
 class Tracker(TrackMethods):
@@ -105,23 +128,40 @@ class Tracker(TrackMethods):
 
     def complete_payload(self, event: Event) -> Payload:
         """The full payload of ``event`` as it will be sent, with a new ``eid`` and ``dtm``."""
-        payload = event.build_payload(self.encode_base64, self.json_encoder, self.subject)
-        pairs = payload.nv_pairs
+        payload = Payload()
+        payload.nv_pairs = materialize(dict(self._complete_fields(event)))
+        return payload
+
+    def _complete_fields(self, event: Event) -> PayloadDict:
+        if getattr(type(event), "build_payload", None) is _BUILD_PAYLOAD:
+            pairs = event._payload_fields(self.encode_base64, self.json_encoder, self.subject)
+        elif isinstance(event, Event):  # a subclass with its own build_payload
+            built = event.build_payload(self.encode_base64, self.json_encoder, self.subject)
+            pairs = built.nv_pairs
+        else:
+            raise TypeError(f"track() takes an Event, got {type(event).__name__}")
         pairs.update(self.standard_nv_pairs)
         pairs["eid"] = new_event_id()
         pairs["dtm"] = str(time.time_ns() // 1_000_000)
-        return payload
+        return pairs
 
     def track(self, event: Event) -> str:
         """Send ``event`` to every emitter; returns its event id.
 
         Never raises on delivery problems: those are reported by the emitters.
         """
-        if not isinstance(event, Event):
-            raise TypeError(f"track() takes an Event, got {type(event).__name__}")
-        pairs = self.complete_payload(event).nv_pairs
-        for emitter in self.emitters:
-            emitter.input(pairs)
+        pairs = self._complete_fields(event)
+        emitters = self.emitters
+        if (
+            len(emitters) == 1
+            and pairs.__class__ is BuiltPayload
+            and getattr(emitters[0], "accepts_built_payload", False)
+        ):
+            emitters[0].input(pairs)
+        else:
+            plain = materialize(dict(pairs))
+            for emitter in emitters:
+                emitter.input(plain)
         return str(pairs["eid"])
 
     def flush(self, is_async: bool = False, **kwargs: Any) -> Tracker:

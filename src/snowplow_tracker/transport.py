@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 from snowplow_tracker.constants import PAYLOAD_DATA_SCHEMA
 from snowplow_tracker.direct_http import DirectConnections, direct_connections, requests_untouched
 from snowplow_tracker.endpoint import Endpoint
-from snowplow_tracker.json_text import dumps
+from snowplow_tracker.json_text import dumps_event
 from snowplow_tracker.typing import PayloadDict
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -64,7 +64,7 @@ def private_session(pool_size: int = 1) -> requests.Session:
 
 def encode_event(event: PayloadDict) -> bytes:
     """One event as compact UTF-8 JSON, as it appears inside a POST body."""
-    return dumps(event)
+    return dumps_event(event)
 
 
 def encode_event_sent_at(event: PayloadDict, stm: bytes) -> bytes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from snowplow_tracker.constants import CONTEXT_SCHEMA
-from snowplow_tracker.payload import Payload
+from snowplow_tracker.payload import BuiltPayload, Payload, add_json, materialize
 from snowplow_tracker.self_describing_json import SelfDescribingJson
 from snowplow_tracker.subject import Subject
 from snowplow_tracker.typing import JsonEncoderFunction, PayloadDict
@@ -85,15 +85,31 @@ class Event:
     ) -> Payload:
         """The event's full fields: own fields, context, ``ttm`` and the subject's fields."""
         payload = Payload()
-        pairs = payload.nv_pairs
-        if self._event_subject is not None:
-            pairs.update(self._event_subject.combine_subject(subject))
+        payload.nv_pairs = materialize(
+            dict(self._payload_fields(encode_base64, json_encoder, subject))
+        )
+        return payload
+
+    def _payload_fields(
+        self,
+        encode_base64: bool,
+        json_encoder: JsonEncoderFunction | None,
+        subject: Subject | None = None,
+    ) -> PayloadDict:
+        """What :meth:`build_payload` holds, as a new :class:`BuiltPayload` whose base64
+        fields are still JSON ``bytes`` (subclasses add their fields)."""
+        event_subject = self._event_subject
+        if event_subject is not None:
+            pairs = BuiltPayload(event_subject.combine_subject(subject))
         elif subject is not None:
-            pairs.update(subject.standard_nv_pairs)
+            pairs = BuiltPayload(subject.standard_nv_pairs)
+        else:
+            pairs = BuiltPayload()
         pairs.update(self._own_fields())
         if self._context:
-            envelope = {"schema": CONTEXT_SCHEMA, "data": [c.to_json() for c in self._context]}
-            payload.add_json(envelope, encode_base64, "cx", "co", json_encoder)
+            entities = [{"schema": c.schema, "data": c.data} for c in self._context]
+            envelope = {"schema": CONTEXT_SCHEMA, "data": entities}
+            add_json(pairs, envelope, encode_base64, "cx", "co", json_encoder)
         if self._true_timestamp is not None:
             pairs["ttm"] = int(self._true_timestamp)
-        return payload
+        return pairs

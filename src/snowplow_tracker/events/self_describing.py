@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from snowplow_tracker.constants import UNSTRUCT_EVENT_SCHEMA
 from snowplow_tracker.events.event import Event
-from snowplow_tracker.payload import Payload
+from snowplow_tracker.payload import add_json
 from snowplow_tracker.self_describing_json import SelfDescribingJson
 from snowplow_tracker.subject import Subject
-from snowplow_tracker.typing import JsonEncoderFunction
+from snowplow_tracker.typing import JsonEncoderFunction, PayloadDict
 
 
 class SelfDescribing(Event):
@@ -38,13 +38,17 @@ class SelfDescribing(Event):
             raise TypeError(f"event_json must be a SelfDescribingJson, got {type(value).__name__}")
         self._event_json = value
 
-    def build_payload(
+    def _payload_fields(
         self,
         encode_base64: bool,
         json_encoder: JsonEncoderFunction | None,
         subject: Subject | None = None,
-    ) -> Payload:
-        payload = super().build_payload(encode_base64, json_encoder, subject)
-        envelope = {"schema": UNSTRUCT_EVENT_SCHEMA, "data": self.event_json.to_json()}
-        payload.add_json(envelope, encode_base64, "ue_px", "ue_pr", json_encoder)
-        return payload
+    ) -> PayloadDict:
+        pairs = Event._payload_fields(self, encode_base64, json_encoder, subject)
+        event_json = self.event_json
+        envelope = {
+            "schema": UNSTRUCT_EVENT_SCHEMA,
+            "data": {"schema": event_json.schema, "data": event_json.data},
+        }
+        add_json(pairs, envelope, encode_base64, "ue_px", "ue_pr", json_encoder)
+        return pairs
