@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import repeat
+
 from snowplow_tracker.constants import CONTEXT_SCHEMA
 from snowplow_tracker.payload import BuiltPayload, Payload, add_json, materialize
 from snowplow_tracker.self_describing_json import SelfDescribingJson
@@ -25,9 +27,16 @@ class Event:
         true_timestamp: float | None = None,
     ) -> None:
         self.payload = Payload(dict_=dict_)
-        self.event_subject = event_subject
-        self.context = context or []
-        self.true_timestamp = true_timestamp
+        # The property setters' checks, without their calls (events are made per call).
+        if event_subject is None:
+            self._event_subject: Subject | None = None
+        else:
+            self.event_subject = event_subject
+        self.context = context
+        if true_timestamp is None:
+            self._true_timestamp: float | None = None
+        else:
+            self.true_timestamp = true_timestamp
 
     @property
     def event_subject(self) -> Subject | None:
@@ -47,12 +56,12 @@ class Event:
 
     @context.setter
     def context(self, value: list[SelfDescribingJson] | None) -> None:
-        items = list(value or [])
-        for item in items:
-            if not isinstance(item, SelfDescribingJson):
-                raise TypeError(
-                    f"context entries must be SelfDescribingJson, got {type(item).__name__}"
-                )
+        items = list(value) if value else []
+        if not all(map(isinstance, items, repeat(SelfDescribingJson))):
+            wrong = next(i for i in items if not isinstance(i, SelfDescribingJson))
+            raise TypeError(
+                f"context entries must be SelfDescribingJson, got {type(wrong).__name__}"
+            )
         self._context = items
 
     @property
