@@ -9,8 +9,9 @@ emitter's requests take the short way:
 - the endpoint URL has no user name, and no proxy applies to it (environment
   proxies and ``NO_PROXY`` are read once, as the session would read them);
 - nothing in requests is patched: ``requests.post`` / ``requests.get``,
-  ``Session.send``, ``Session.get_adapter``, ``HTTPAdapter.send`` and the session's
-  own adapter are requests' own, checked on every request, so test suites that
+  ``Session.request``, ``Session.send``, ``Session.get_adapter``,
+  ``HTTPAdapter.send`` and the session's own adapter are requests' own, checked
+  on every request, so test suites that
   mock requests (``unittest.mock``, ``responses``, ``requests-mock``) keep seeing
   every request.
 
@@ -41,10 +42,20 @@ from requests.utils import requote_uri, select_proxy
 _OWN = (
     (requests, "post", "requests.api", "post"),
     (requests, "get", "requests.api", "get"),
+    (requests.Session, "request", "requests.sessions", "Session.request"),
     (requests.Session, "send", "requests.sessions", "Session.send"),
     (requests.Session, "get_adapter", "requests.sessions", "Session.get_adapter"),
     (requests.adapters.HTTPAdapter, "send", "requests.adapters", "HTTPAdapter.send"),
 )
+
+
+def session_request_untouched() -> bool:
+    """True when ``requests.Session.request`` is requests' own (not a test's mock)."""
+    function = requests.Session.request
+    return (
+        getattr(function, "__module__", None) == "requests.sessions"
+        and getattr(function, "__qualname__", None) == "Session.request"
+    )
 
 
 def requests_untouched(session: requests.Session, url: str) -> bool:
@@ -233,4 +244,10 @@ def _still_open(connection: http.client.HTTPConnection) -> bool:
     return not poller.poll(0)
 
 
-__all__ = ["DirectAnswer", "DirectConnections", "direct_connections", "requests_untouched"]
+__all__ = [
+    "DirectAnswer",
+    "DirectConnections",
+    "direct_connections",
+    "requests_untouched",
+    "session_request_untouched",
+]

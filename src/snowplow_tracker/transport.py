@@ -22,7 +22,12 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from snowplow_tracker.constants import PAYLOAD_DATA_SCHEMA
-from snowplow_tracker.direct_http import DirectConnections, direct_connections, requests_untouched
+from snowplow_tracker.direct_http import (
+    DirectConnections,
+    direct_connections,
+    requests_untouched,
+    session_request_untouched,
+)
 from snowplow_tracker.endpoint import Endpoint
 from snowplow_tracker.json_text import dumps_event
 from snowplow_tracker.typing import PayloadDict
@@ -205,7 +210,7 @@ class Transport:
             result = self._send_direct(route, "POST", self.endpoint.post_target, body)
             if result is not None:
                 return result
-        if self.private and requests.post is _REQUESTS_POST:
+        if self.private and requests.post is _REQUESTS_POST and session_request_untouched():
             template, settings = self._template("POST", url)
             prepared = template.copy()
             prepared.body = body
@@ -227,7 +232,7 @@ class Transport:
             result = self._send_direct(route, "GET", target, None)
             if result is not None:
                 return result
-        if self.private and requests.get is _REQUESTS_GET:
+        if self.private and requests.get is _REQUESTS_GET and session_request_untouched():
             template, settings = self._template("GET", url)
             prepared = template.copy()
             prepared.url = f"{url}?{urlencode(event)}"

@@ -65,6 +65,19 @@ def test_a_patched_session_send_sees_every_request(recorder: Recorder) -> None:
     emitter.close()
 
 
+@pytest.mark.parametrize("method", ["post", "get"])
+def test_a_patched_session_request_sees_every_request(recorder: Recorder, method: str) -> None:
+    calls: list[str] = []
+    request = _counting(requests.Session.request, calls)
+    emitter = Emitter(recorder.url, method=method, buffer_size=1)
+    with mock.patch("requests.Session.request", request):
+        _track_one(emitter)
+        _track_one(emitter)
+    assert calls == ["called", "called"]
+    assert len(recorder.wait_for(2)) == 2 and emitter.stats().sent == 2
+    emitter.close()
+
+
 def test_a_mocked_requests_post_replaces_the_network(recorder: Recorder) -> None:
     answer = mock.Mock(status_code=200, headers={}, content=b"", text="")
     emitter = Emitter(recorder.url, buffer_size=1)
