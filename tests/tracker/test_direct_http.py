@@ -14,6 +14,8 @@ from unittest import mock
 import pytest
 import requests
 import requests.adapters
+import requests_mock
+import responses
 
 from snowplow_tracker import AsyncEmitter, Emitter, Tracker
 from tests.support.recorder import Answer, Recorder, recording_server
@@ -75,6 +77,35 @@ def test_a_patched_session_request_sees_every_request(recorder: Recorder, method
         _track_one(emitter)
     assert calls == ["called", "called"]
     assert len(recorder.wait_for(2)) == 2 and emitter.stats().sent == 2
+    emitter.close()
+
+
+@pytest.mark.parametrize("method", ["post", "get"])
+def test_the_responses_library_sees_every_request(method: str) -> None:
+    url = "http://collector.test"
+    path = "/com.snowplowanalytics.snowplow/tp2" if method == "post" else "/i"
+    with responses.RequestsMock() as mocked:
+        mocked.add(method.upper(), url + path, body="ok")
+        emitter = Emitter(url, method=method, buffer_size=1)
+        _track_one(emitter, api_key="k-1")
+        _track_one(emitter, api_key="k-1")
+        assert len(mocked.calls) == 2
+        assert mocked.calls[0].request.headers["X-Api-Key"] == "k-1"
+    assert emitter.stats().sent == 2
+    emitter.close()
+
+
+@pytest.mark.parametrize("method", ["post", "get"])
+def test_requests_mock_sees_every_request(method: str) -> None:
+    url = "http://collector.test"
+    path = "/com.snowplowanalytics.snowplow/tp2" if method == "post" else "/i"
+    with requests_mock.Mocker() as mocked:
+        mocked.register_uri(method.upper(), url + path, text="ok")
+        emitter = Emitter(url, method=method, buffer_size=1)
+        _track_one(emitter)
+        _track_one(emitter)
+        assert mocked.call_count == 2
+    assert emitter.stats().sent == 2
     emitter.close()
 
 
