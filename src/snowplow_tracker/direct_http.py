@@ -23,6 +23,7 @@ connect / read timeouts.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import select
@@ -169,7 +170,11 @@ class DirectConnections:
                 connection.connect()
                 if connection.sock is not None:
                     connection.sock.settimeout(self.read_timeout)
-            connection.request(method, target, body, dict(headers))
+            # The server may have answered before reading the whole body (a 413) and
+            # closed: its answer is still there to read. If it is not, reading raises,
+            # and a kept-alive connection is replaced as stale.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                connection.request(method, target, body, dict(headers))
             response = connection.getresponse()
             data = response.read()
         except BaseException:

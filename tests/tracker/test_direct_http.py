@@ -17,7 +17,7 @@ import requests.adapters
 import requests_mock
 import responses
 
-from snowplow_tracker import AsyncEmitter, Emitter, Tracker
+from snowplow_tracker import AsyncEmitter, Emitter, SelfDescribingJson, Tracker
 from tests.support.recorder import Answer, Recorder, recording_server
 
 _COMPARED_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type", "X-Api-Key")
@@ -202,6 +202,39 @@ def test_an_idle_connection_the_server_closed_is_not_reused(
     assert (stats.sent, stats.failed, stats.retried, stats.attempts) == (3, 0, 0, 3)
     assert len(set(ports)) == 3
     emitter.close()
+
+
+def test_an_answer_sent_before_the_body_was_read_is_seen() -> None:
+    """A server that refuses a large body at once (413) and closes mid-upload."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def refuse() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head = b"HTTP/1.1 413 Too Large\r\nContent-Length: 3\r\nConnection: close\r\n"
+            conn.sendall(head + b"\r\nbig")
+
+    thread = threading.Thread(target=refuse, daemon=True)
+    thread.start()
+    drops: list[str] = []
+    emitter = Emitter(
+        f"http://127.0.0.1:{listener.getsockname()[1]}",
+        buffer_size=1,
+        on_drop=lambda reason, events: drops.append(reason),
+    )
+    tracker = Tracker("ns", emitter)
+    tracker.track_self_describing_event(
+        SelfDescribingJson("iglu:com.acme/big/jsonschema/1-0-0", {"blob": "x" * 8_000_000})
+    )
+    thread.join(timeout=10)
+    listener.close()
+    stats = emitter.stats()
+    assert drops == ["too_large"]
+    assert stats.attempts == 1 and "HTTP 413" in (stats.last_error or "")
+    emitter.close(timeout=0)
 
 
 def test_a_redirect_is_followed_through_requests(recorder: Recorder) -> None:
