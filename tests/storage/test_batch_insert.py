@@ -115,3 +115,34 @@ def test_events_with_and_without_struct_or_ecommerce_fields_mix(storage: SQLiteS
     for back, sent in zip(stored, events, strict=True):
         sent.event_id = back.event.event_id
         assert back.event == sent
+
+
+def test_values_are_stored_with_their_sql_types(storage: SQLiteStorage) -> None:
+    """Rows bind NaN for absent values, bytearray for blobs and int for flags
+    (cheaper to bind): what SQLite stores is still NULL, BLOB and INTEGER."""
+    lean = good_event(user_id=None, extra={"res": "1x1"})
+    full = good_event(se_category="c", se_value=None, tr_total=1.5, schema_validated=True)
+    asyncio.run(storage.commit([lean, full], []))
+    conn = sqlite3.connect(storage.path)
+    try:
+        found = conn.execute(
+            "SELECT typeof(event_id), typeof(fingerprint), typeof(user_id), typeof(se_value),"
+            " typeof(tr_total), typeof(schema_validated), typeof(extra) FROM good_events"
+            " ORDER BY rowid"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert found == [
+        ("blob", "blob", "null", "null", "null", "integer", "text"),
+        ("blob", "blob", "null", "null", "real", "integer", "null"),
+    ]
+    stored = [s.event for s in storage.events_after("dev", 0)]
+    assert stored == [lean, full]
+
+
+def test_sqlite_stores_a_nan_as_null() -> None:
+    conn = sqlite3.connect(":memory:")
+    try:
+        assert conn.execute("SELECT ? IS NULL", (sqlite_rows.NULL,)).fetchone() == (1,)
+    finally:
+        conn.close()

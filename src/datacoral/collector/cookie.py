@@ -56,6 +56,10 @@ class Identity:
     headers: tuple[Header, ...] = ()
 
 
+#: A request from a server without an ``sp`` cookie (the usual one): nothing to set.
+_NOT_A_BROWSER = Identity(None, anonymous=False)
+
+
 def incoming_network_userid(cookie_header: str | None) -> str | None:
     """The first ``sp`` cookie that is a UUID, in lower case; None when there is none."""
     if not cookie_header or COOKIE_NAME not in cookie_header:
@@ -92,7 +96,7 @@ class NetworkCookie:
             expire = self._set_cookie("", _EXPIRED, secure=self.is_https(request))
             return Identity(None, anonymous=True, headers=(expire,))
         if request.origin is None:
-            return Identity(incoming, anonymous=False)
+            return _NOT_A_BROWSER if incoming is None else Identity(incoming, anonymous=False)
         network_userid = incoming or str(uuid.uuid4())
         expires = formatdate(self._clock() + COOKIE_MAX_AGE, usegmt=True)
         lifetime = f"Max-Age={COOKIE_MAX_AGE}; Expires={expires}"

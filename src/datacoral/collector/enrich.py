@@ -10,9 +10,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from hashlib import blake2b
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -24,9 +23,9 @@ _IP_SEPARATORS = re.compile(r"[,| ]")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@dataclass(frozen=True, slots=True)
-class Arrival:
-    """What the collector knows about the request an event arrived in."""
+class Arrival(NamedTuple):
+    """What the collector knows about the request an event arrived in (a named tuple:
+    made once per request, three times cheaper than a frozen dataclass)."""
 
     environment: str
     collector_tstamp: int

@@ -6,6 +6,7 @@ the first broken rule becomes the bad row's reason.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from typing import Any
@@ -38,11 +39,44 @@ from datacoral.storage.base import BadRow, GoodEvent
 
 logger = logging.getLogger("datacoral.collector")
 
-#: FIELD_RULES split for the field loop: text columns (most fields), the fields
-#: whose values are checked, and the ones read by dedicated rules after the loop.
-_TEXT_COLUMNS = {name: column for name, (kind, column) in FIELD_RULES.items() if kind == TEXT}
+#: GoodEvent is built from one list of its fields' values, in field order, passed
+#: positionally: a positional call skips matching ~30 keyword names against 55
+#: parameters (1.5 µs instead of 4.4 per event). ``_BLANK`` holds the defaults.
+_FIELDS = tuple(f.name for f in dataclasses.fields(GoodEvent))
+_POSITION = {name: index for index, name in enumerate(_FIELDS)}
+_BLANK: list[Any] = [
+    None if f.default is dataclasses.MISSING else f.default for f in dataclasses.fields(GoodEvent)
+]
+_EVENT_ID = _POSITION["event_id"]
+_ENVIRONMENT = _POSITION["environment"]
+_FINGERPRINT = _POSITION["fingerprint"]
+_PLATFORM = _POSITION["platform"]
+_EVENT = _POSITION["event"]
+_COLLECTOR_TSTAMP = _POSITION["collector_tstamp"]
+_DERIVED_TSTAMP = _POSITION["derived_tstamp"]
+_DVCE_CREATED_TSTAMP = _POSITION["dvce_created_tstamp"]
+_DVCE_SENT_TSTAMP = _POSITION["dvce_sent_tstamp"]
+_TRUE_TSTAMP = _POSITION["true_tstamp"]
+_NETWORK_USERID = _POSITION["network_userid"]
+_USER_IPADDRESS = _POSITION["user_ipaddress"]
+_USERAGENT = _POSITION["useragent"]
+_UNSTRUCT_EVENT = _POSITION["unstruct_event"]
+_CONTEXTS = _POSITION["contexts"]
+_EXTRA = _POSITION["extra"]
+#: Vendor, name, format and version of the schema: four consecutive fields.
+_SCHEMA_PARTS = slice(_POSITION["event_vendor"], _POSITION["event_version"] + 1)
+assert len(_FIELDS[_SCHEMA_PARTS]) == 4
+
+#: FIELD_RULES split for the field loop: text columns (most fields, by position),
+#: the fields whose values are checked, and the ones read by dedicated rules after
+#: the loop.
+_TEXT_POSITIONS = {
+    name: _POSITION[column] for name, (kind, column) in FIELD_RULES.items() if kind == TEXT
+}
 _TYPED_RULES = {
-    name: rule for name, rule in FIELD_RULES.items() if rule[0] not in (TEXT, SPECIAL_FIELD)
+    name: (kind, _POSITION.get(column, -1))
+    for name, (kind, column) in FIELD_RULES.items()
+    if kind not in (TEXT, SPECIAL_FIELD)
 }
 _SPECIAL = frozenset(name for name, (kind, _) in FIELD_RULES.items() if kind == SPECIAL_FIELD)
 
@@ -72,30 +106,30 @@ def _contexts(event: dict[str, str]) -> str | None:
 
 def build_good_event(event: dict[str, Any], arrival: Arrival) -> GoodEvent:
     """Validate and enrich one event; raises :class:`EventRejected` on the first broken rule."""
-    columns: dict[str, Any] = {}
+    values = _BLANK.copy()
     extra: dict[str, str] = {}
-    text_columns, typed_rules = _TEXT_COLUMNS, _TYPED_RULES
+    text_positions, typed_rules = _TEXT_POSITIONS, _TYPED_RULES
     for name, value in event.items():
         if type(value) is not str:
             if value is None:
                 raise EventRejected(f"{name}: value cannot be null")
             raise EventRejected(f"{name}: value is not a string: {protocol.shown(value)}")
-        column = text_columns.get(name)
-        if column is not None:  # most fields: one look-up
-            columns[column] = value
+        position = text_positions.get(name)
+        if position is not None:  # most fields: one look-up
+            values[position] = value
             continue
         rule = typed_rules.get(name)
         if rule is None:
             if name not in _SPECIAL:
                 extra[name] = value
             continue
-        kind, column = rule
+        kind, position = rule
         if kind == TIMESTAMP:
-            columns[column] = protocol.parse_timestamp(name, value)
+            values[position] = protocol.parse_timestamp(name, value)
         elif kind == DECIMAL:
-            columns[column] = protocol.parse_decimal(name, value)
+            values[position] = protocol.parse_decimal(name, value)
         elif kind == INTEGER:
-            columns[column] = protocol.parse_integer(name, value)
+            values[position] = protocol.parse_integer(name, value)
         elif kind == INTEGER_EXTRA:
             protocol.parse_integer(name, value)
             extra[name] = value
@@ -109,40 +143,28 @@ def build_good_event(event: dict[str, Any], arrival: Arrival) -> GoodEvent:
     if platform not in PLATFORMS:
         raise EventRejected(f"p: unknown platform: {protocol.shown(platform)}")
     eid = event.get("eid")
-    event_id = str(uuid.uuid4()) if eid is None else protocol.parse_uuid("eid", eid)
+    values[_EVENT_ID] = str(uuid.uuid4()) if eid is None else protocol.parse_uuid("eid", eid)
     if "ue_px" in event or "ue_pr" in event or event_name == "unstruct":
-        unstruct, schema_parts = _unstruct(event)
-        columns["unstruct_event"] = unstruct
+        values[_UNSTRUCT_EVENT], schema_parts = _unstruct(event)
         if schema_parts is not None:
-            (
-                columns["event_vendor"],
-                columns["event_name"],
-                columns["event_format"],
-                columns["event_version"],
-            ) = schema_parts
+            values[_SCHEMA_PARTS] = schema_parts
     if "cx" in event or "co" in event:
-        columns["contexts"] = _contexts(event)
+        values[_CONTEXTS] = _contexts(event)
     ip = event.get("ip")
     collector = arrival.collector_tstamp
-    return GoodEvent(
-        event_id=event_id,
-        environment=arrival.environment,
-        fingerprint=fingerprint(event),
-        platform=platform,
-        event=event_name,
-        collector_tstamp=collector,
-        derived_tstamp=derived_tstamp(
-            collector,
-            columns.get("dvce_created_tstamp"),
-            columns.get("dvce_sent_tstamp"),
-            columns.get("true_tstamp"),
-        ),
-        user_ipaddress=arrival.ip if ip is None or arrival.anonymous else event_ip(ip),
-        useragent=event.get("ua", arrival.useragent),
-        network_userid=event.get("tnuid", event.get("nuid", arrival.network_userid)),
-        extra=extra,
-        **columns,
+    values[_ENVIRONMENT] = arrival.environment
+    values[_FINGERPRINT] = fingerprint(event)
+    values[_PLATFORM] = platform
+    values[_EVENT] = event_name
+    values[_COLLECTOR_TSTAMP] = collector
+    values[_DERIVED_TSTAMP] = derived_tstamp(
+        collector, values[_DVCE_CREATED_TSTAMP], values[_DVCE_SENT_TSTAMP], values[_TRUE_TSTAMP]
     )
+    values[_USER_IPADDRESS] = arrival.ip if ip is None or arrival.anonymous else event_ip(ip)
+    values[_USERAGENT] = event.get("ua", arrival.useragent)
+    values[_NETWORK_USERID] = event.get("tnuid", event.get("nuid", arrival.network_userid))
+    values[_EXTRA] = extra
+    return GoodEvent(*values)
 
 
 def bad_row(event: object, reason: str, arrival: Arrival) -> BadRow:

@@ -16,7 +16,6 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -52,15 +51,24 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@dataclass(slots=True)
 class _Attempt:
-    """What is known so far about one request, kept for a last-resort bad row."""
+    """What is known so far about one request, kept for a last-resort bad row.
 
-    received: int
-    environment: str | None = None
-    raw: bytes = b""
-    secrets: list[str] = field(default_factory=list)
-    committed: bool = False
+    ``raw`` is the body, or the event of a GET (serialised only if a bad row needs it).
+    """
+
+    __slots__ = ("committed", "environment", "raw", "received", "secrets")
+
+    def __init__(self, received: int) -> None:
+        self.received = received
+        self.environment: str | None = None
+        self.raw: bytes | dict[str, str] = b""
+        self.secrets: tuple[str, ...] = ()
+        self.committed = False
+
+    def raw_bytes(self) -> bytes:
+        raw = self.raw
+        return raw if isinstance(raw, bytes) else orjson.dumps(raw)
 
     def bad_row(self, reason: str, raw: bytes, kind: str = "tracker_protocol_violation") -> BadRow:
         """A bad row for the whole request; the API key is scrubbed from its payload."""
@@ -135,7 +143,7 @@ class Ingest:
             if attempt.environment is None or attempt.committed:
                 raise
             reason = f"internal: the request could not be processed ({type(exc).__name__})"
-            await self._storage.commit([], [attempt.bad_row(reason, attempt.raw)])
+            await self._storage.commit([], [attempt.bad_row(reason, attempt.raw_bytes())])
             raise MalformedRequest(reason) from None
 
     async def _authenticate_transport(
@@ -145,7 +153,7 @@ class Ingest:
         key = request.header(b"x-api-key") or path_key
         claimed = request.header(b"x-datacoral-environment")
         if key:
-            attempt.secrets.append(key)
+            attempt.secrets += (key,)
             attempt.environment = self._keys.environment_of(key, claimed)
             self._check_origin(attempt.environment, request)
         try:
@@ -157,7 +165,7 @@ class Ingest:
             return query
         query_key = query.get("api_key")
         if query_key:
-            attempt.secrets.append(query_key)
+            attempt.secrets += (query_key,)
             if attempt.environment is None:
                 attempt.environment = self._keys.environment_of(query_key, claimed)
                 self._check_origin(attempt.environment, request)
@@ -181,7 +189,7 @@ class Ingest:
             key = next(iter(keys), None)
             if key is None:
                 raise Unauthorized(MISSING_KEY)
-            attempt.secrets.append(key)
+            attempt.secrets += (key,)
             environment = self._keys.environment_of(key, None)
             self._check_origin(environment, request)
             attempt.environment = environment
@@ -232,6 +240,7 @@ class Ingest:
         self, attempt: _Attempt, request: Request, receive: Receive, send: Send, key: str | None
     ) -> None:
         query = await self._authenticate_transport(attempt, request, key)
+        body = b""
         try:
             body = await read_body(
                 receive, limit=self._max_body_bytes, declared=request.content_length
@@ -240,7 +249,7 @@ class Ingest:
             check_content_type(request.header(b"content-type"))
             raws = split_body(body)
         except (MalformedRequest, PayloadTooLarge) as exc:
-            await self._refuse(attempt, exc, attempt.raw)
+            await self._refuse(attempt, exc, body)
             raise
         merged = {k: v for k, v in query.items() if k not in TRANSPORT_PARAMETERS}
         keys: set[str] = set()
@@ -259,15 +268,18 @@ class Ingest:
         self, attempt: _Attempt, request: Request, receive: Receive, send: Send, key: str | None
     ) -> None:
         query = await self._authenticate_transport(attempt, request, key)
-        event = {k: v for k, v in query.items() if k not in TRANSPORT_PARAMETERS}
+        event = dict(query)
+        for name in TRANSPORT_PARAMETERS:
+            event.pop(name, None)
         keys: set[str] = set()
         claims: set[str] = set()
-        _strip_legacy([event], keys, claims)
+        if LEGACY_KEY in event or LEGACY_ENVIRONMENT in event:
+            _strip_legacy([event], keys, claims)
         environment = self._authenticate_legacy(attempt, request, keys, claims, query)
-        attempt.raw = orjson.dumps(event)
+        attempt.raw = event
         if not event:
             exc = MalformedRequest("query string: no event parameters")
-            await self._refuse(attempt, exc, attempt.raw)
+            await self._refuse(attempt, exc, orjson.dumps(event))
             raise exc
         identity = self._cookie.identify(request)
         arrival = self._arrival(environment, attempt, request, identity)

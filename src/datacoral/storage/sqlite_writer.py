@@ -284,7 +284,7 @@ def _count(
     # such an id stored it. Every other event is judged against what is stored.
     seen: set[tuple[str, bytes]] = set()
     for row, event, owner in zip(batch.good, batch.events, batch.owners, strict=True):
-        identity = (event.environment, row[0])
+        identity = (event.environment, bytes(row[0]))
         rowid, stored_fingerprint = _stored(conn, *identity)
         if identity not in seen and first_new is not None and rowid >= first_new:
             tallies[owner].stored += 1
