@@ -80,13 +80,18 @@ def test_a_patched_session_request_sees_every_request(recorder: Recorder, method
     emitter.close()
 
 
+_MOCKED = "http://collector.test"
+
+
+def _mocked_url(method: str) -> str:
+    return _MOCKED + ("/com.snowplowanalytics.snowplow/tp2" if method == "post" else "/i")
+
+
 @pytest.mark.parametrize("method", ["post", "get"])
 def test_the_responses_library_sees_every_request(method: str) -> None:
-    url = "http://collector.test"
-    path = "/com.snowplowanalytics.snowplow/tp2" if method == "post" else "/i"
     with responses.RequestsMock() as mocked:
-        mocked.add(method.upper(), url + path, body="ok")
-        emitter = Emitter(url, method=method, buffer_size=1)
+        mocked.add(method.upper(), _mocked_url(method), body="ok")
+        emitter = Emitter(_MOCKED, method=method, buffer_size=1)
         _track_one(emitter, api_key="k-1")
         _track_one(emitter, api_key="k-1")
         assert len(mocked.calls) == 2
@@ -97,11 +102,9 @@ def test_the_responses_library_sees_every_request(method: str) -> None:
 
 @pytest.mark.parametrize("method", ["post", "get"])
 def test_requests_mock_sees_every_request(method: str) -> None:
-    url = "http://collector.test"
-    path = "/com.snowplowanalytics.snowplow/tp2" if method == "post" else "/i"
     with requests_mock.Mocker() as mocked:
-        mocked.register_uri(method.upper(), url + path, text="ok")
-        emitter = Emitter(url, method=method, buffer_size=1)
+        mocked.register_uri(method.upper(), _mocked_url(method), text="ok")
+        emitter = Emitter(_MOCKED, method=method, buffer_size=1)
         _track_one(emitter)
         _track_one(emitter)
         assert mocked.call_count == 2
