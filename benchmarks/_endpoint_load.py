@@ -10,6 +10,7 @@ requests, latency percentiles and errors (socket errors, non-2xx answers).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -67,6 +68,24 @@ class LoadResult:
 
 #: "auto" (wrk when installed), "wrk" or "python"; the scripts' ``--generator`` sets it.
 PREFERRED = "auto"
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """The options every endpoint benchmark takes: the generator, --smoke and --strict."""
+    parser.add_argument(
+        "--generator",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="load generator (auto: wrk when installed)",
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny run that checks it works")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+
+
+def use_generator(args: argparse.Namespace) -> None:
+    """Make the chosen ``--generator`` the one :func:`run` uses."""
+    global PREFERRED
+    PREFERRED = args.generator
 
 
 def generator_name() -> str:

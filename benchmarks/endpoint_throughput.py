@@ -73,16 +73,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--rounds", type=int, default=3, help="ceiling/endpoint pairs")
-    parser.add_argument(
-        "--generator",
-        choices=("auto", "wrk", "python"),
-        default="auto",
-        help="load generator (auto: wrk when installed)",
-    )
-    parser.add_argument("--smoke", action="store_true", help="tiny run that checks it works")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    _endpoint_load.add_common_options(parser)
     args = parser.parse_args(argv)
-    _endpoint_load.PREFERRED = args.generator
+    _endpoint_load.use_generator(args)
     if args.smoke:
         args.duration, args.connections, args.rounds = 1.0, 4, 1
     return args

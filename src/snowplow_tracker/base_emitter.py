@@ -47,11 +47,12 @@ DEFAULT_FLUSH_TIMEOUT = 30.0
 _QUEUED_AS_IS = (str, bytes)
 
 
-def stringify(payload: PayloadDict) -> dict[str, str]:
-    """Every value as a string, as the protocol wants (a new dict; the caller's is untouched)."""
-    if all(map(isinstance, payload.values(), repeat(str))):
+def stringify(payload: PayloadDict, keep: tuple[type, ...] = (str,)) -> dict[str, Any]:
+    """Every value as a string, as the protocol wants, except values of the ``keep``
+    types (a new dict; the caller's is untouched)."""
+    if all(map(isinstance, payload.values(), repeat(keep))):
         return dict(payload)
-    return {k: v if v.__class__ is str else str(v) for k, v in payload.items()}
+    return {k: v if isinstance(v, keep) else str(v) for k, v in payload.items()}
 
 
 class BaseEmitter:
@@ -170,18 +171,17 @@ class BaseEmitter:
 
     def _accept(self, payload: PayloadDict) -> PayloadDict | None:
         """Store one event; returns it, or None when it was dropped (and reported)."""
-        if (
-            payload.__class__ is BuiltPayload
-            and self._in_memory
-            and all(map(isinstance, payload.values(), repeat(_QUEUED_AS_IS)))
-        ):
+        event: PayloadDict
+        if payload.__class__ is not BuiltPayload:
+            event = stringify(payload)
+        elif not self._in_memory:  # a durable store writes text
+            event = stringify(materialize(payload))
+        elif all(map(isinstance, payload.values(), repeat(_QUEUED_AS_IS))):
             # The tracker's own new dict, seen by nobody else: queued as it is, and its
             # base64 fields are made on the sender thread.
-            event: PayloadDict = payload
-        elif payload.__class__ is BuiltPayload:
-            event = stringify(materialize(payload))
+            event = payload
         else:
-            event = stringify(payload)
+            event = stringify(payload, _QUEUED_AS_IS)
         if self._closed:
             self.counters.drop("closed", [event], "emitter is closed")
             return None

@@ -50,24 +50,23 @@ _OWN = (
 )
 
 
+def _is_own(owner: object, name: str, module: str, qualname: str) -> bool:
+    function = getattr(owner, name, None)
+    return (
+        getattr(function, "__module__", None) == module
+        and getattr(function, "__qualname__", None) == qualname
+    )
+
+
 def session_request_untouched() -> bool:
     """True when ``requests.Session.request`` is requests' own (not a test's mock)."""
-    function = requests.Session.request
-    return (
-        getattr(function, "__module__", None) == "requests.sessions"
-        and getattr(function, "__qualname__", None) == "Session.request"
-    )
+    return _is_own(*_OWN[2])
 
 
 def requests_untouched(session: requests.Session, url: str) -> bool:
     """True when requests and ``session``'s adapter for ``url`` are as requests made them."""
-    for owner, name, module, qualname in _OWN:
-        function = getattr(owner, name, None)
-        if (
-            getattr(function, "__module__", None) != module
-            or getattr(function, "__qualname__", None) != qualname
-        ):
-            return False
+    if not all(_is_own(*own) for own in _OWN):
+        return False
     try:
         adapter = session.get_adapter(url)
     except requests.exceptions.InvalidSchema:

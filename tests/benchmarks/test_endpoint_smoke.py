@@ -8,22 +8,14 @@ counted and the tables are printed.
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.support.subprocesses import ROOT, run_script
 
 
 def run_smoke(script: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), "--smoke"],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        cwd=BENCHMARKS.parent,
-    )
+    return run_script(ROOT / "benchmarks" / script, "--smoke", timeout=90)
 
 
 @pytest.mark.timeout(120)

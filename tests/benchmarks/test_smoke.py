@@ -9,22 +9,14 @@ cached or can be made within a few seconds; otherwise only our side runs.
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.support.subprocesses import ROOT, run_script
 
 
 def run_smoke(script: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), "--smoke"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=BENCHMARKS.parent,
-    )
+    return run_script(ROOT / "benchmarks" / script, "--smoke", timeout=120)
 
 
 @pytest.mark.timeout(150)

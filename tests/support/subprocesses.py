@@ -19,3 +19,14 @@ def run_python(code: str, timeout: float = 120) -> subprocess.CompletedProcess[s
         timeout=timeout,
         cwd=ROOT,
     )
+
+
+def run_script(path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the Python script ``path`` with this interpreter; capture its output."""
+    return subprocess.run(
+        [sys.executable, str(path), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )

@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import subprocess
-import sys
 import uuid
 from typing import Any
 
@@ -15,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from snowplow_tracker import json_text
+from tests.support.subprocesses import run_python
 
 json_values = st.recursive(
     st.none()
@@ -33,7 +32,7 @@ json_values = st.recursive(
 def test_decodes_to_what_the_standard_library_encodes(value: Any) -> None:
     data = json_text.dumps(value)
     assert json.loads(data) == json.loads(json.dumps(value))
-    assert b"\n" not in data and b", " not in data[:1]
+    assert b"\n" not in data
 
 
 def test_compact_utf8_keeps_key_order_and_non_ascii() -> None:
@@ -94,13 +93,15 @@ def test_accelerated_differences_are_the_documented_ones() -> None:
 
 
 def test_without_orjson_the_standard_library_gives_the_same_bytes() -> None:
-    code = """
-import sys
-sys.modules['orjson'] = None
-from snowplow_tracker import json_text
-assert not json_text.accelerated()
-print(json_text.dumps({'b': 1, 'a': 'é', 'l': [1.5, None, True], 2: 'k'}).decode())
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = run_python(
+        """
+        import sys
+        sys.modules['orjson'] = None
+        from snowplow_tracker import json_text
+        assert not json_text.accelerated()
+        print(json_text.dumps({'b': 1, 'a': 'é', 'l': [1.5, None, True], 2: 'k'}).decode())
+        """
+    )
+    assert out.returncode == 0, out.stderr
     value = {"b": 1, "a": "é", "l": [1.5, None, True], 2: "k"}
     assert out.stdout.strip() == json_text.dumps(value).decode()

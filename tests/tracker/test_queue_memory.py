@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
+
+from tests.support.subprocesses import run_python
 
 _SCRIPT = """
 import socket
@@ -39,9 +39,8 @@ emitter.close(timeout=0.2)
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads RSS from /proc (Linux)")
 def test_queued_events_hold_about_their_own_size() -> None:
-    out = subprocess.run(
-        [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, check=True, timeout=120
-    )
+    out = run_python(_SCRIPT)
+    assert out.returncode == 0, out.stderr
     per_event, held = out.stdout.split()
     assert int(held) >= 19_000
     # About 1 KB per event here; holding each encoder's 4 KiB buffer would be above 5 KB.

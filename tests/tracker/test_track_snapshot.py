@@ -15,6 +15,7 @@ from snowplow_tracker import (
     SelfDescribing,
     SelfDescribingJson,
     SQLiteEventStore,
+    Subject,
     Tracker,
 )
 from snowplow_tracker.tracker import new_event_id
@@ -42,6 +43,20 @@ def test_data_changed_after_track_is_sent_as_it_was(recorder: Recorder) -> None:
     (sent,) = recorder.events()
     assert decode_b64_json(sent["ue_px"])["data"]["data"] == {"step": 1, "tags": ["a"]}
     assert decode_b64_json(sent["cx"])["data"][0]["data"] == {"id": "x"}
+    emitter.close()
+
+
+def test_number_fields_are_sent_as_text_beside_base64_fields(recorder: Recorder) -> None:
+    emitter = AsyncEmitter(recorder.url, batch_size=100)
+    subject = Subject().set_color_depth(24).set_domain_session_index(3)
+    tracker = Tracker("ns", emitter, subject=subject)
+    tracker.track(
+        SelfDescribing(SelfDescribingJson(SCHEMA, {"a": 1}), true_timestamp=1_700_000_000_000)
+    )
+    assert emitter.flush(timeout=10).sent == 1
+    (sent,) = recorder.events()
+    assert (sent["cd"], sent["vid"], sent["ttm"]) == ("24", "3", "1700000000000")
+    assert decode_b64_json(sent["ue_px"])["data"]["data"] == {"a": 1}
     emitter.close()
 
 
