@@ -35,3 +35,12 @@ def test_endpoint_growth_smoke() -> None:
     assert "| events stored before" in done.stdout
     assert "largest fall of stored events/s" in done.stdout
     assert "MiB per million events" in done.stdout
+
+
+@pytest.mark.timeout(120)
+def test_endpoint_stages_smoke() -> None:
+    done = run_smoke("endpoint_stages.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "| sort_events (validate, enrich)" in done.stdout
+    assert "| writer: rows + INSERT + commit, synchronous=FULL" in done.stdout
+    assert "| INSERT alone: memory, no constraints" in done.stdout

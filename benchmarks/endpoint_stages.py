@@ -1,0 +1,199 @@
+"""Endpoint stages: the CPU each step of a batched POST costs on its own, per event.
+
+Runs in this process, on one thread, without a server: the request body of
+``endpoint_throughput.py`` (50 events, fresh ids per request) through each stage
+of the collector's path, then the storage writer into a new SQLite file. It
+shows where the endpoint's time goes and what SQLite alone costs, which is the
+floor any endpoint that stores one row per event with the duplicate index pays:
+
+- parse only: ``orjson.loads`` of the body, what the ceiling app does per event;
+- ``split_body``: parse and check the ``payload_data`` envelope;
+- ``sort_events``: validate and enrich every event (``build_good_event``);
+- ``good_row``: the row tuples the writer binds;
+- writer: ``SQLiteEventWriter.write_batch`` (rows, the multi-row INSERT, the commit),
+  4 requests per transaction, ``synchronous=FULL`` (the default) and ``NORMAL``;
+- INSERT alone: a plain multi-row INSERT of prepared rows into a new file (FULL), the same
+  without the unique (environment, event id) index, and into an in-memory table without
+  constraints.
+
+    python benchmarks/endpoint_stages.py [--requests 400] [--smoke]
+
+Figures are the lowest of 3 repeats (process CPU time, µs per event).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from functools import partial
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import orjson
+from _endpoint_payloads import BATCH_EVENTS, post_template
+from _report import machine_summary, number, table
+
+from datacoral.collector.enrich import Arrival
+from datacoral.collector.events import sort_events
+from datacoral.collector.protocol import split_body
+from datacoral.storage import sqlite_rows as rows
+from datacoral.storage.base import GoodEvent
+from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage.sqlite_upkeep import KeyUsage
+from datacoral.storage.sqlite_writer import SQLiteEventWriter
+
+REQUESTS_PER_TRANSACTION = 4
+REPEATS = 3
+ARRIVAL = Arrival("dev", 1_764_150_000_000, "127.0.0.1", "Mozilla/5.0 (benchmark)")
+
+
+class _Job:
+    """What the writer reads of a commit: its good events and bad rows."""
+
+    def __init__(self, good: list[GoodEvent]) -> None:
+        self.good = good
+        self.bad: list[Any] = []
+
+
+def bodies(count: int) -> list[bytes]:
+    """``count`` POST bodies, each event with a new random id."""
+    parts = post_template("unused").body_parts
+    made = []
+    for _ in range(count):
+        ids = [str(uuid.uuid4()) for _ in parts[1:]]
+        made.append("".join(chain.from_iterable(zip(parts, [*ids, ""], strict=True))).encode())
+    return made
+
+
+def cpu_per_event(work: Callable[[], object], events: int) -> float:
+    """µs of process CPU per event of ``work``, the lowest of :data:`REPEATS` runs."""
+    best = float("inf")
+    for _ in range(REPEATS):
+        start = time.process_time()
+        work()
+        best = min(best, time.process_time() - start)
+    return best / events * 1e6
+
+
+def connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    """A write connection as the endpoint opens one (autocommit; the writer sets the rest)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    return conn
+
+
+def new_database(folder: Path, name: str) -> Path:
+    """A new endpoint database (schema, WAL) in ``folder``."""
+    path = folder / f"{name}.sqlite"
+    SQLiteStorage(path).environments()  # creates the file and the schema
+    return path
+
+
+def writer_cost(folder: Path, synchronous: str, goods: list[list[GoodEvent]]) -> float:
+    """The storage writer's CPU per event: rows, INSERT and commit, 4 requests per
+    transaction, into a new file each repeat (the events' ids are new to it)."""
+    best = float("inf")
+    for repeat in range(REPEATS):
+        path = new_database(folder, f"writer-{synchronous}-{repeat}")
+        writer = SQLiteEventWriter(partial(connect, path, synchronous), KeyUsage(3600.0))
+        start = time.process_time()
+        for first in range(0, len(goods), REQUESTS_PER_TRANSACTION):
+            group = goods[first : first + REQUESTS_PER_TRANSACTION]
+            writer.write_batch([_Job(g) for g in group])
+        best = min(best, time.process_time() - start)
+        writer.close()
+    return best / sum(len(g) for g in goods) * 1e6
+
+
+def statement_cost(conn: sqlite3.Connection, row_sets: list[list[rows.GoodRow]]) -> float:
+    """CPU per event of a plain multi-row INSERT of lean rows, one statement (and, in
+    autocommit, one transaction) per request."""
+    columns = rows.GOOD_COLUMNS[: rows.LEAN_WIDTH]
+    row = f"({', '.join('?' * len(columns))})"
+    statement = f"INSERT INTO good_events ({', '.join(columns)}) VALUES " + ", ".join(
+        [row] * BATCH_EVENTS
+    )
+    start = time.process_time()
+    for chunk in row_sets:
+        conn.execute(statement, list(chain.from_iterable(chunk)))
+    return (time.process_time() - start) / (len(row_sets) * BATCH_EVENTS) * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=400, help="POST bodies per stage")
+    parser.add_argument("--smoke", action="store_true", help="tiny run that checks it works")
+    args = parser.parse_args(argv)
+    requests = 8 if args.smoke else args.requests
+    events = requests * BATCH_EVENTS
+    print(machine_summary())
+    print(f"{requests} POST bodies of {BATCH_EVENTS} events, one thread, lowest of {REPEATS} runs")
+
+    posts = bodies(requests)
+    raws = [split_body(b) for b in posts]
+    goods = [sort_events([dict(e) for e in r], ARRIVAL, {})[0] for r in raws]
+
+    def parse_only() -> object:
+        return [orjson.loads(b) for b in posts]
+
+    def split() -> object:
+        return [split_body(b) for b in posts]
+
+    def validate() -> object:
+        return [sort_events([dict(e) for e in r], ARRIVAL, {}) for r in raws]
+
+    def row_tuples() -> object:
+        return [[rows.good_row(e, rows.event_id_bytes(e.event_id)) for e in g] for g in goods]
+
+    figures: list[tuple[str, float]] = [
+        ("parse only (orjson.loads: the ceiling's work)", cpu_per_event(parse_only, events)),
+        ("split_body (parse, check the envelope)", cpu_per_event(split, events)),
+        ("sort_events (validate, enrich)", cpu_per_event(validate, events)),
+        ("good_row (row tuples)", cpu_per_event(row_tuples, events)),
+    ]
+    with tempfile.TemporaryDirectory(prefix="datacoral-stages-") as tmp:
+        folder = Path(tmp)
+        for synchronous in ("FULL", "NORMAL"):
+            label = f"writer: rows + INSERT + commit, synchronous={synchronous}"
+            figures.append((label, writer_cost(folder, synchronous, goods)))
+        variants = ("file", "file, without the unique index", "memory, no constraints")
+        for variant in variants:
+            costs = []
+            for repeat in range(REPEATS):
+                row_sets = [
+                    [(bytearray(os.urandom(16)), *rows.good_row(e, b"")[1:]) for e in g]
+                    for g in goods
+                ]
+                if variant.startswith("file"):
+                    conn = connect(new_database(folder, f"plain-{len(variant)}-{repeat}"), "FULL")
+                    if variant != "file":
+                        conn.execute("DROP INDEX good_events_identity")
+                else:
+                    conn = sqlite3.connect(":memory:", isolation_level=None)
+                    conn.execute(f"CREATE TABLE good_events ({', '.join(rows.GOOD_COLUMNS)})")
+                costs.append(statement_cost(conn, row_sets))
+                conn.close()
+            figures.append((f"INSERT alone: {variant}", min(costs)))
+
+    parse = figures[0][1]
+    print()
+    print(
+        table(
+            ["stage", "CPU µs/event", "x parse only"],
+            [[name, number(cost, 2), number(cost / parse, 1)] for name, cost in figures],
+        )
+    )
+    print()
+    print("stages run alone; in the server they add up, plus HTTP and the event loop's own work")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
