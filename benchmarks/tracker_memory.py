@@ -33,6 +33,9 @@ OUR_PACKAGE = HERE.parent / "src" / "snowplow_tracker"
 MIB = 1024 * 1024
 #: A bounded queue may cost at most this much more per queued event than the reference.
 BOUND_SLACK = 1.5
+#: Plus this much in all: the allocator takes memory from the system in arenas and pages,
+#: so small runs (``--smoke``: a few hundred queued events, under 1 MiB) move by that much.
+BOUND_ALLOWANCE = 1 * MIB
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ def main() -> int:
     passed = True
     for run in runs:
         bounded = run.held <= run.capacity and (
-            run.growth_bytes <= BOUND_SLACK * reference_per_event * run.capacity
+            run.growth_bytes <= BOUND_SLACK * reference_per_event * run.capacity + BOUND_ALLOWANCE
         )
         drops_counted = run.queue_full is None or run.queue_full == args.events - run.held
         if run.label == "ours":
@@ -153,7 +156,7 @@ def main() -> int:
     )  # fmt: skip
     print(
         "\nbounded: held <= buffer_capacity, RSS growth <= "
-        f"{BOUND_SLACK} x the reference's bytes per event x capacity, and every event "
+        f"{BOUND_SLACK} x the reference's bytes per event x capacity + 1 MiB, and every event "
         "not held was reported as queue_full"
     )
     return 0 if passed else 1
