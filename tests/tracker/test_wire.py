@@ -141,3 +141,14 @@ print(sorted(m for m in new if m in ('datacoral', 'redis', 'psycopg', 'nats', 'u
     outside, forbidden = out.stdout.splitlines()
     assert outside == "[]", out.stdout
     assert forbidden == "[]", out.stdout
+
+
+def test_emitters_import_from_upstreams_paths() -> None:
+    import snowplow_tracker
+    from snowplow_tracker import async_emitter, emitters
+
+    # upstream 1.x code imports AsyncEmitter from snowplow_tracker.emitters
+    assert emitters.AsyncEmitter is async_emitter.AsyncEmitter is snowplow_tracker.AsyncEmitter
+    assert emitters.AsyncioEmitter is snowplow_tracker.AsyncioEmitter
+    assert emitters.Emitter is snowplow_tracker.Emitter
+    assert set(emitters.__all__) == {"AsyncEmitter", "AsyncioEmitter", "Emitter"}
