@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -42,6 +43,13 @@ class RequestTemplate:
     def example(self, eid: str = "00000000-0000-4000-8000-000000000000") -> tuple[str, bytes]:
         """The path and body with every id set to ``eid`` (for tests and sizes)."""
         return eid.join(self.path_parts), eid.join(self.body_parts).encode()
+
+    def fresh_body(self) -> bytes:
+        """The body with a new random UUID v4 for every event, as the load generators send it."""
+        pieces = [self.body_parts[0]]
+        for part in self.body_parts[1:]:
+            pieces += (str(uuid.uuid4()), part)
+        return "".join(pieces).encode()
 
 
 def _b64(document: Any) -> str:

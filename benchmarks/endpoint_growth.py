@@ -25,7 +25,6 @@ import asyncio
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -140,17 +139,12 @@ class Growth:
         from datacoral.storage.sqlite import SQLiteStorage
 
         count = settled_events(self.db)
-        parts = self.template.body_parts
-
-        def batch() -> bytes:
-            ids = [str(uuid.uuid4()) for _ in range(len(parts) - 1)]
-            return "".join(p + i for p, i in zip(parts, [*ids, ""], strict=True)).encode()
 
         async def commit_all(storage: SQLiteStorage, requests: int) -> None:
             arrival = Arrival("dev", int(time.time() * 1000), "127.0.0.1", "benchmark")
             commits = []
             for _ in range(requests):
-                good, bad = sort_events(split_body(batch()), arrival, {})
+                good, bad = sort_events(split_body(self.template.fresh_body()), arrival, {})
                 commits.append(storage.commit(good, bad))
             await asyncio.gather(*commits)
 

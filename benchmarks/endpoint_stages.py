@@ -29,9 +29,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
-from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -45,7 +43,7 @@ from datacoral.collector.events import sort_events
 from datacoral.collector.protocol import split_body
 from datacoral.storage import sqlite_rows as rows
 from datacoral.storage.base import GoodEvent
-from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage.sqlite import SQLiteStorage, Synchronous
 from datacoral.storage.sqlite_upkeep import KeyUsage
 from datacoral.storage.sqlite_writer import SQLiteEventWriter
 
@@ -62,16 +60,6 @@ class _Job:
         self.bad: list[Any] = []
 
 
-def bodies(count: int) -> list[bytes]:
-    """``count`` POST bodies, each event with a new random id."""
-    parts = post_template("unused").body_parts
-    made = []
-    for _ in range(count):
-        ids = [str(uuid.uuid4()) for _ in parts[1:]]
-        made.append("".join(chain.from_iterable(zip(parts, [*ids, ""], strict=True))).encode())
-    return made
-
-
 def cpu_per_event(work: Callable[[], object], events: int) -> float:
     """µs of process CPU per event of ``work``, the lowest of :data:`REPEATS` runs."""
     best = float("inf")
@@ -82,33 +70,28 @@ def cpu_per_event(work: Callable[[], object], events: int) -> float:
     return best / events * 1e6
 
 
-def connect(path: Path, synchronous: str) -> sqlite3.Connection:
-    """A write connection as the endpoint opens one (autocommit; the writer sets the rest)."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA synchronous = {synchronous}")
-    return conn
+def new_database(folder: Path, name: str, synchronous: Synchronous) -> SQLiteStorage:
+    """A new endpoint database (schema, WAL) in ``folder``; its ``_connect`` opens write
+    connections exactly as the endpoint's writer gets them. Close it after use."""
+    storage = SQLiteStorage(folder / f"{name}.sqlite", synchronous=synchronous)
+    storage.environments()  # creates the file and the schema
+    return storage
 
 
-def new_database(folder: Path, name: str) -> Path:
-    """A new endpoint database (schema, WAL) in ``folder``."""
-    path = folder / f"{name}.sqlite"
-    SQLiteStorage(path).environments()  # creates the file and the schema
-    return path
-
-
-def writer_cost(folder: Path, synchronous: str, goods: list[list[GoodEvent]]) -> float:
+def writer_cost(folder: Path, synchronous: Synchronous, goods: list[list[GoodEvent]]) -> float:
     """The storage writer's CPU per event: rows, INSERT and commit, 4 requests per
     transaction, into a new file each repeat (the events' ids are new to it)."""
     best = float("inf")
     for repeat in range(REPEATS):
-        path = new_database(folder, f"writer-{synchronous}-{repeat}")
-        writer = SQLiteEventWriter(partial(connect, path, synchronous), KeyUsage(3600.0))
+        storage = new_database(folder, f"writer-{synchronous}-{repeat}", synchronous)
+        writer = SQLiteEventWriter(storage._connect, KeyUsage(3600.0))
         start = time.process_time()
         for first in range(0, len(goods), REQUESTS_PER_TRANSACTION):
             group = goods[first : first + REQUESTS_PER_TRANSACTION]
             writer.write_batch([_Job(g) for g in group])
         best = min(best, time.process_time() - start)
         writer.close()
+        storage.close()
     return best / sum(len(g) for g in goods) * 1e6
 
 
@@ -136,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_summary())
     print(f"{requests} POST bodies of {BATCH_EVENTS} events, one thread, lowest of {REPEATS} runs")
 
-    posts = bodies(requests)
+    template = post_template("unused")
+    posts = [template.fresh_body() for _ in range(requests)]
     raws = [split_body(b) for b in posts]
     goods = [sort_events([dict(e) for e in r], ARRIVAL, {})[0] for r in raws]
 
@@ -160,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     with tempfile.TemporaryDirectory(prefix="datacoral-stages-") as tmp:
         folder = Path(tmp)
+        synchronous: Synchronous
         for synchronous in ("FULL", "NORMAL"):
             label = f"writer: rows + INSERT + commit, synchronous={synchronous}"
             figures.append((label, writer_cost(folder, synchronous, goods)))
@@ -171,8 +156,10 @@ def main(argv: list[str] | None = None) -> int:
                     [(bytearray(os.urandom(16)), *rows.good_row(e, b"")[1:]) for e in g]
                     for g in goods
                 ]
+                storage = None
                 if variant.startswith("file"):
-                    conn = connect(new_database(folder, f"plain-{len(variant)}-{repeat}"), "FULL")
+                    storage = new_database(folder, f"plain-{len(variant)}-{repeat}", "FULL")
+                    conn = storage._connect()
                     if variant != "file":
                         conn.execute("DROP INDEX good_events_identity")
                 else:
@@ -180,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                     conn.execute(f"CREATE TABLE good_events ({', '.join(rows.GOOD_COLUMNS)})")
                 costs.append(statement_cost(conn, row_sets))
                 conn.close()
+                if storage is not None:
+                    storage.close()
             figures.append((f"INSERT alone: {variant}", min(costs)))
 
     parse = figures[0][1]

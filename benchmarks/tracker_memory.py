@@ -156,7 +156,8 @@ def main() -> int:
     )  # fmt: skip
     print(
         "\nbounded: held <= buffer_capacity, RSS growth <= "
-        f"{BOUND_SLACK} x the reference's bytes per event x capacity + 1 MiB, and every event "
+        f"{BOUND_SLACK} x the reference's bytes per event x capacity"
+        f" + {BOUND_ALLOWANCE / MIB:g} MiB, and every event "
         "not held was reported as queue_full"
     )
     return 0 if passed else 1
