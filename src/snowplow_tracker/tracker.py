@@ -7,11 +7,11 @@ import time
 from typing import Any, overload
 
 from snowplow_tracker._call_styles import is_emitter, parse_tracker_arguments
+from snowplow_tracker.commerce_methods import CommerceMethods
 from snowplow_tracker.constants import VERSION
 from snowplow_tracker.events import Event
 from snowplow_tracker.payload import BuiltPayload, Payload, materialize
 from snowplow_tracker.subject import Subject
-from snowplow_tracker.tracker_methods import TrackMethods
 from snowplow_tracker.typing import EmitterProtocol, JsonEncoderFunction, PayloadDict
 
 _BUILD_PAYLOAD = Event.build_payload
@@ -47,7 +47,7 @@ def new_event_id() -> str:
         return new_event_id()
 
 
-class Tracker(TrackMethods):
+class Tracker(CommerceMethods):  # CommerceMethods extends TrackMethods: every track_*
     """Builds events and gives each to every emitter.
 
     Accepts both call styles, decided by the first argument::

@@ -1,7 +1,8 @@
 """The ``track_*`` methods of upstream 1.x: each builds one event and tracks it.
 
 They return the tracker (so calls chain), as upstream's do; ``track(event)``
-returns the event id.
+returns the event id. The cart and transaction methods are in
+:mod:`snowplow_tracker.commerce_methods`.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ from snowplow_tracker.typing import FORM_NODE_NAMES, FORM_TYPES, ElementClasses
 Context = list[SelfDescribingJson] | None
 
 
-def _schema(name: str, version: str) -> str:
+def schema_uri(name: str, version: str) -> str:
+    """The Iglu URI of one of Snowplow's own event schemas."""
     return f"{BASE_SCHEMA_PATH}/{name}/{SCHEMA_TAG}/{version}"
 
 
-def _present(**fields: Any) -> dict[str, Any]:
+def present(**fields: Any) -> dict[str, Any]:
+    """The fields that are not None (upstream leaves absent ones out of the event)."""
     return {key: value for key, value in fields.items() if value is not None}
 
 
@@ -116,88 +119,16 @@ class TrackMethods:
         event_subject: Subject | None = None,
     ) -> Any:
         non_empty_string(target_url, "target_url")
-        data = _present(
+        data = present(
             targetUrl=target_url,
             elementId=element_id,
             elementClasses=list(element_classes) if element_classes is not None else None,
             elementTarget=element_target,
             elementContent=element_content,
         )
-        return self._track_sd(_schema("link_click", "1-0-1"), data, context, tstamp, event_subject)
-
-    def track_add_to_cart(
-        self,
-        sku: str,
-        quantity: int,
-        name: str | None = None,
-        category: str | None = None,
-        unit_price: float | None = None,
-        currency: str | None = None,
-        context: Context = None,
-        tstamp: float | None = None,
-        event_subject: Subject | None = None,
-    ) -> Any:
-        return self._cart(
-            "add_to_cart",
-            sku,
-            quantity,
-            name,
-            category,
-            unit_price,
-            currency,
-            context,
-            tstamp,
-            event_subject,
+        return self._track_sd(
+            schema_uri("link_click", "1-0-1"), data, context, tstamp, event_subject
         )
-
-    def track_remove_from_cart(
-        self,
-        sku: str,
-        quantity: int,
-        name: str | None = None,
-        category: str | None = None,
-        unit_price: float | None = None,
-        currency: str | None = None,
-        context: Context = None,
-        tstamp: float | None = None,
-        event_subject: Subject | None = None,
-    ) -> Any:
-        return self._cart(
-            "remove_from_cart",
-            sku,
-            quantity,
-            name,
-            category,
-            unit_price,
-            currency,
-            context,
-            tstamp,
-            event_subject,
-        )
-
-    def _cart(
-        self,
-        event_name: str,
-        sku: str,
-        quantity: int,
-        name: str | None,
-        category: str | None,
-        unit_price: float | None,
-        currency: str | None,
-        context: Context,
-        tstamp: float | None,
-        event_subject: Subject | None,
-    ) -> Any:
-        non_empty_string(sku, "sku")
-        data = _present(
-            sku=sku,
-            quantity=quantity,
-            name=name,
-            category=category,
-            unitPrice=unit_price,
-            currency=currency,
-        )
-        return self._track_sd(_schema(event_name, "1-0-0"), data, context, tstamp, event_subject)
 
     def track_form_change(
         self,
@@ -225,7 +156,9 @@ class TrackMethods:
             data["type"] = type_.lower()
         if element_classes is not None:
             data["elementClasses"] = list(element_classes)
-        return self._track_sd(_schema("change_form", "1-0-0"), data, context, tstamp, event_subject)
+        return self._track_sd(
+            schema_uri("change_form", "1-0-0"), data, context, tstamp, event_subject
+        )
 
     def track_form_submit(
         self,
@@ -244,7 +177,9 @@ class TrackMethods:
             data["formClasses"] = list(form_classes)
         if elements:
             data["elements"] = elements
-        return self._track_sd(_schema("submit_form", "1-0-0"), data, context, tstamp, event_subject)
+        return self._track_sd(
+            schema_uri("submit_form", "1-0-0"), data, context, tstamp, event_subject
+        )
 
     def track_site_search(
         self,
@@ -257,85 +192,15 @@ class TrackMethods:
         event_subject: Subject | None = None,
     ) -> Any:
         non_empty(terms, "terms")
-        data = _present(
+        data = present(
             terms=list(terms),
             filters=filters,
             totalResults=total_results,
             pageResults=page_results,
         )
-        return self._track_sd(_schema("site_search", "1-0-0"), data, context, tstamp, event_subject)
-
-    def track_ecommerce_transaction(
-        self,
-        order_id: str,
-        total_value: float,
-        affiliation: str | None = None,
-        tax_value: float | None = None,
-        shipping: float | None = None,
-        city: str | None = None,
-        state: str | None = None,
-        country: str | None = None,
-        currency: str | None = None,
-        items: list[dict[str, Any]] | None = None,
-        context: Context = None,
-        tstamp: float | None = None,
-        event_subject: Subject | None = None,
-    ) -> Any:
-        """A transaction (``e=tr``) and one item event (``e=ti``) per entry of ``items``.
-
-        Unlike upstream, the item dicts are not modified.
-        """
-        non_empty_string(order_id, "order_id")
-        fields = _present(
-            e="tr",
-            tr_id=order_id,
-            tr_tt=total_value,
-            tr_af=affiliation,
-            tr_tx=tax_value,
-            tr_sh=shipping,
-            tr_ci=city,
-            tr_st=state,
-            tr_co=country,
-            tr_cu=currency,
+        return self._track_sd(
+            schema_uri("site_search", "1-0-0"), data, context, tstamp, event_subject
         )
-        self.track(Event(fields, event_subject, context, tstamp))
-        for item in items or []:
-            if not isinstance(item, dict):
-                raise TypeError(f"items must be dicts, got {type(item).__name__}")
-            item_args = {**item, "order_id": order_id, "currency": currency}
-            self.track_ecommerce_transaction_item(
-                **item_args, context=context, tstamp=tstamp, event_subject=event_subject
-            )
-        return self
-
-    def track_ecommerce_transaction_item(
-        self,
-        order_id: str,
-        sku: str,
-        price: float,
-        quantity: int,
-        name: str | None = None,
-        category: str | None = None,
-        currency: str | None = None,
-        context: Context = None,
-        tstamp: float | None = None,
-        event_subject: Subject | None = None,
-    ) -> Any:
-        """One item of a transaction (``e=ti``); normally sent by track_ecommerce_transaction."""
-        non_empty_string(order_id, "order_id")
-        non_empty_string(sku, "sku")
-        fields = _present(
-            e="ti",
-            ti_id=order_id,
-            ti_sk=sku,
-            ti_nm=name,
-            ti_ca=category,
-            ti_pr=price,
-            ti_qu=quantity,
-            ti_cu=currency,
-        )
-        self.track(Event(fields, event_subject, context, tstamp))
-        return self
 
     def track_screen_view(
         self,
@@ -346,8 +211,10 @@ class TrackMethods:
         event_subject: Subject | None = None,
     ) -> Any:
         """A screen view in the legacy ``com.snowplowanalytics.snowplow/screen_view`` schema."""
-        data = _present(name=name, id=id_)
-        return self._track_sd(_schema("screen_view", "1-0-0"), data, context, tstamp, event_subject)
+        data = present(name=name, id=id_)
+        return self._track_sd(
+            schema_uri("screen_view", "1-0-0"), data, context, tstamp, event_subject
+        )
 
     def track_mobile_screen_view(
         self,
