@@ -14,9 +14,10 @@ floor any endpoint that stores one row per event with the duplicate index pays:
   4 requests per transaction, ``synchronous=FULL`` (the default) and ``NORMAL``;
 - INSERT alone: a plain multi-row INSERT of prepared rows into a new file (FULL), the same
   without the unique (environment, event id) index, and into an in-memory table without
-  constraints.
+  constraints; with ``--held N``, also into a file that already holds N events (the
+  index's cost grows with it: ``endpoint_growth.py`` shows the whole server's fall).
 
-    python benchmarks/endpoint_stages.py [--requests 400] [--smoke]
+    python benchmarks/endpoint_stages.py [--requests 400] [--held 1000000] [--smoke]
 
 Figures are the lowest of 3 repeats (process CPU time, µs per event).
 """
@@ -95,26 +96,63 @@ def writer_cost(folder: Path, synchronous: Synchronous, goods: list[list[GoodEve
     return best / sum(len(g) for g in goods) * 1e6
 
 
+def _plain_insert() -> str:
+    """A multi-row INSERT of one request's lean rows."""
+    columns = rows.GOOD_COLUMNS[: rows.LEAN_WIDTH]
+    row = f"({', '.join('?' * len(columns))})"
+    return f"INSERT INTO good_events ({', '.join(columns)}) VALUES " + ", ".join(
+        [row] * BATCH_EVENTS
+    )
+
+
+def fresh_rows(goods: list[list[GoodEvent]]) -> list[list[rows.GoodRow]]:
+    """Lean row tuples of ``goods``, each with a new random event id."""
+    return [[(bytearray(os.urandom(16)), *rows.good_row(e, b"")[1:]) for e in g] for g in goods]
+
+
 def statement_cost(conn: sqlite3.Connection, row_sets: list[list[rows.GoodRow]]) -> float:
     """CPU per event of a plain multi-row INSERT of lean rows, one statement (and, in
     autocommit, one transaction) per request."""
-    columns = rows.GOOD_COLUMNS[: rows.LEAN_WIDTH]
-    row = f"({', '.join('?' * len(columns))})"
-    statement = f"INSERT INTO good_events ({', '.join(columns)}) VALUES " + ", ".join(
-        [row] * BATCH_EVENTS
-    )
+    statement = _plain_insert()
     start = time.process_time()
     for chunk in row_sets:
         conn.execute(statement, list(chain.from_iterable(chunk)))
     return (time.process_time() - start) / (len(row_sets) * BATCH_EVENTS) * 1e6
 
 
+def fill(conn: sqlite3.Connection, goods: list[list[GoodEvent]], events: int) -> None:
+    """Insert ``events`` events with new ids, :data:`REQUESTS_PER_TRANSACTION` requests
+    per transaction, printing progress to stderr."""
+    statement = _plain_insert()
+    done = 0
+    started = time.monotonic()
+    while done < events:
+        conn.execute("BEGIN")
+        for chunk in fresh_rows(goods[:REQUESTS_PER_TRANSACTION]):
+            conn.execute(statement, list(chain.from_iterable(chunk)))
+        conn.execute("COMMIT")
+        done += REQUESTS_PER_TRANSACTION * BATCH_EVENTS
+        if done % 100_000 < REQUESTS_PER_TRANSACTION * BATCH_EVENTS:
+            elapsed = time.monotonic() - started
+            print(f"  filled {done:,} of {events:,} events ({elapsed:.0f} s)", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=400, help="POST bodies per stage")
-    parser.add_argument("--smoke", action="store_true", help="tiny run that checks it works")
+    parser.add_argument(
+        "--held",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time the INSERT into a file that already holds N events",
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny run that checks it works (--held 2000)"
+    )
     args = parser.parse_args(argv)
     requests = 8 if args.smoke else args.requests
+    held = 2_000 if args.smoke else args.held  # the smoke run checks this path too
     events = requests * BATCH_EVENTS
     print(machine_summary())
     print(f"{requests} POST bodies of {BATCH_EVENTS} events, one thread, lowest of {REPEATS} runs")
@@ -152,10 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         for variant in variants:
             costs = []
             for repeat in range(REPEATS):
-                row_sets = [
-                    [(bytearray(os.urandom(16)), *rows.good_row(e, b"")[1:]) for e in g]
-                    for g in goods
-                ]
+                row_sets = fresh_rows(goods)
                 storage = None
                 if variant.startswith("file"):
                     storage = new_database(folder, f"plain-{len(variant)}-{repeat}", "FULL")
@@ -170,6 +205,14 @@ def main(argv: list[str] | None = None) -> int:
                 if storage is not None:
                     storage.close()
             figures.append((f"INSERT alone: {variant}", min(costs)))
+        if held:
+            storage = new_database(folder, "held", "FULL")
+            conn = storage._connect()
+            fill(conn, goods, held)
+            cost = min(statement_cost(conn, fresh_rows(goods)) for _ in range(REPEATS))
+            figures.append((f"INSERT alone: file holding {held:,} events", cost))
+            conn.close()
+            storage.close()
 
     parse = figures[0][1]
     print()

@@ -39,6 +39,7 @@ SMOKE_RUNS = [
             "| sort_events (validate, enrich)",
             "| writer: rows + INSERT + commit, synchronous=FULL",
             "| INSERT alone: memory, no constraints",
+            "| INSERT alone: file holding 2,000 events",
         ],
     ),
 ]
