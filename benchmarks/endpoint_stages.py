@@ -127,12 +127,14 @@ def fill(conn: sqlite3.Connection, goods: list[list[GoodEvent]], events: int) ->
     done = 0
     started = time.monotonic()
     while done < events:
+        chunks = fresh_rows(goods[:REQUESTS_PER_TRANSACTION])
         conn.execute("BEGIN")
-        for chunk in fresh_rows(goods[:REQUESTS_PER_TRANSACTION]):
+        for chunk in chunks:
             conn.execute(statement, list(chain.from_iterable(chunk)))
         conn.execute("COMMIT")
-        done += REQUESTS_PER_TRANSACTION * BATCH_EVENTS
-        if done % 100_000 < REQUESTS_PER_TRANSACTION * BATCH_EVENTS:
+        added = sum(len(chunk) for chunk in chunks)
+        done += added
+        if done % 100_000 < added:
             elapsed = time.monotonic() - started
             print(f"  filled {done:,} of {events:,} events ({elapsed:.0f} s)", file=sys.stderr)
 
