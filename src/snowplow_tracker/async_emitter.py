@@ -2,11 +2,12 @@
 
 ``input()`` queues and returns; sender threads batch, send, retry with backoff
 and report what they give up. Re-exported by :mod:`snowplow_tracker.emitters`,
-where upstream 1.x has ``AsyncEmitter``.
+where upstream 1.x has ``AsyncEmitter``; as upstream's, it is an ``Emitter``.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 
@@ -17,22 +18,26 @@ from snowplow_tracker.base_emitter import (
     DEFAULT_EXIT_TIMEOUT,
     DEFAULT_FLUSH_TIMEOUT,
     DEFAULT_MAX_EVENT_AGE,
+    OWN_INPUTS,
     BaseEmitter,
 )
 from snowplow_tracker.delivery import RoundOutcome
 from snowplow_tracker.emitter_options import positive_float, positive_int
+from snowplow_tracker.emitters import Emitter
 from snowplow_tracker.event_store import EventStore
 from snowplow_tracker.reports import DeliveryReport
 from snowplow_tracker.typing import DropCallback, FailureCallback, PayloadDict, SuccessCallback
 
 
-class AsyncEmitter(BaseEmitter):
+class AsyncEmitter(Emitter):
     """Sends from ``thread_count`` background threads; ``input()`` never touches the network.
 
-    Partial batches go out after ``flush_interval`` seconds (default 1). ``flush()``
-    without a timeout only asks the threads to send (upstream behaviour); with a
-    timeout, or through ``sync_flush()``, it waits until everything is delivered
-    or the deadline passes. An exit hook closes the emitter within ``exit_timeout``.
+    A full batch (``batch_size`` events, or ``byte_limit``) calls ``flush()``, as
+    upstream's does; ``flush()`` hands the work to the sender threads through
+    ``queue`` and returns. Partial batches go out ``flush_interval`` seconds (default
+    1) after the first of them was queued. ``flush(timeout=...)`` and ``sync_flush()``
+    wait until everything is delivered or the deadline passes. An exit hook closes
+    the emitter within ``exit_timeout``.
     """
 
     def __init__(
@@ -54,6 +59,7 @@ class AsyncEmitter(BaseEmitter):
         session: requests.Session | None = None,
         *,
         buffer_size: int | None = None,
+        max_request_bytes: int | None = None,
         post_path: str | None = None,
         headers: dict[str, str] | None = None,
         api_key: str | list[str] | None = None,
@@ -66,7 +72,8 @@ class AsyncEmitter(BaseEmitter):
     ) -> None:
         self.thread_count = positive_int("thread_count", thread_count, allow_none=False) or 1
         self.flush_interval = positive_float("flush_interval", flush_interval)
-        super().__init__(
+        BaseEmitter.__init__(
+            self,
             endpoint,
             protocol=protocol,
             port=port,
@@ -77,6 +84,7 @@ class AsyncEmitter(BaseEmitter):
             on_failure=on_failure,
             on_drop=on_drop,
             byte_limit=byte_limit,
+            max_request_bytes=max_request_bytes,
             request_timeout=request_timeout,
             max_retry_delay_seconds=max_retry_delay_seconds,
             buffer_capacity=buffer_capacity,
@@ -92,35 +100,44 @@ class AsyncEmitter(BaseEmitter):
             flush_at_exit=flush_at_exit,
             exit_timeout=exit_timeout,
         )
+        self._init_timers()
         self._yield_above = self.buffer_capacity // 2
         self._init_threading()
 
     def _init_threading(self) -> None:
-        self._kick = threading.Event()
+        #: Flush requests for the sender threads (upstream's ``queue``); ``join()``
+        #: returns once every request so far was handled.
+        self.queue: queue.Queue[None] = queue.Queue()
         self._progress = threading.Condition()
         self._start_lock = threading.Lock()
         self._workers: list[threading.Thread] = []
         self._flush_wanted = False
         self._stopping = False
-        self._last_send = time.monotonic()
+        # When the oldest event of a partial batch was queued (None: nothing waits).
+        self._waiting_since: float | None = None
 
     # -- input -----------------------------------------------------------------------------
 
     def input(self, payload: PayloadDict) -> bool:
-        """Queue one event and return at once; a full batch wakes a sender thread.
+        """Queue one event and return at once; a full batch calls ``flush()``.
 
         Returns False when the event was dropped (queue full or emitter closed).
         """
-        if self._accept(payload) is None:
+        return self._queued(self._accept(payload) is not None)
+
+    def input_new_payload(self, payload: PayloadDict) -> bool:
+        return self._queued(self._accept(payload, new=True) is not None)
+
+    def _queued(self, accepted: bool) -> bool:
+        if not accepted:
             return False
         if not self._workers:
             self._start_workers()
         waiting = int(self.event_store.size())
-        if not self._kick.is_set() and (
-            waiting >= self.batch_size
-            or (self.byte_limit is not None and self._pending_bytes >= self.byte_limit)
-        ):
-            self._kick.set()
+        if self._waiting_since is None:
+            self._waiting_since = time.monotonic()
+        if not self._flush_wanted and self.reached_limit():
+            self.flush()
         if waiting > self._yield_above and self.delivery.backoff_remaining() == 0:
             # A burst is outrunning a healthy endpoint: hand the GIL to the sender
             # threads for a moment instead of filling the queue until it drops events.
@@ -132,7 +149,7 @@ class AsyncEmitter(BaseEmitter):
             if self._workers or self._closed:
                 return
             workers = [
-                threading.Thread(target=self._run, name=f"snowplow-sender-{i}", daemon=True)
+                threading.Thread(target=self.consume, name=f"snowplow-sender-{i}", daemon=True)
                 for i in range(self.thread_count)
             ]
             try:
@@ -142,28 +159,47 @@ class AsyncEmitter(BaseEmitter):
                 return
             self._workers = workers
 
+    def _wake(self, threads: int = 1) -> None:
+        for _ in range(max(0, min(threads, self.thread_count) - self.queue.qsize())):
+            self.queue.put(None)
+
     # -- the sender threads ----------------------------------------------------------------
 
-    def _run(self) -> None:
+    def consume(self) -> None:
+        """What each sender thread runs: take flush requests, send, until closed."""
         while True:
-            self._kick.wait(self._wait_time())
-            self._kick.clear()
-            if self._stopping and self.delivery.pending() == 0:
+            try:
+                self.queue.get(timeout=self._wait_time())
+                requested = True
+            except queue.Empty:
+                requested = False
+            try:
+                if self._closed or (self._stopping and self.delivery.pending() == 0):
+                    return
+                self._send_while_due()
+            finally:
+                if requested:
+                    self.queue.task_done()
                 self._notify_progress()
+
+    def _send_while_due(self) -> None:
+        while self._should_send():
+            try:
+                outcome = self.delivery.send_round(self.send_events)
+            except Exception as exc:  # our own bug: keep the thread alive, slow down
+                report_internal_error("sending events", exc)
+                time.sleep(1.0)
                 return
-            while self._should_send():
-                try:
-                    outcome = self.delivery.send_round()
-                except Exception as exc:  # our own bug: keep the thread alive, slow down
-                    report_internal_error("sending events", exc)
-                    self._kick.wait(1.0)
-                    break
-                if outcome is not RoundOutcome.SENT:
-                    if outcome is RoundOutcome.EMPTY:
-                        self._flush_wanted = False
-                    break
-                self._last_send = time.monotonic()
-                self._notify_progress()
+            if self.event_store.size() == 0:
+                self._waiting_since = None
+            if outcome is RoundOutcome.EMPTY:
+                self._flush_wanted = False
+                if self.reached_limit():  # an input() raced the reset: keep going
+                    self._flush_wanted = True
+                    continue
+                return
+            if outcome is RoundOutcome.BACKOFF:
+                return
             self._notify_progress()
 
     def _should_send(self) -> bool:
@@ -172,29 +208,45 @@ class AsyncEmitter(BaseEmitter):
         if self._flush_wanted or self._stopping or self.reached_limit():
             return True
         interval = self.flush_interval
-        return interval is not None and time.monotonic() - self._last_send >= interval
+        if interval is None:
+            return False
+        since = self._waiting_since
+        if since is None:  # an input() raced a reset: count from now
+            self._waiting_since = time.monotonic()
+            return False
+        return time.monotonic() - since >= interval
 
     def _wait_time(self) -> float | None:
         backoff = self.delivery.backoff_remaining()
         if backoff > 0:
             return backoff
-        if self.flush_interval is not None:
-            return max(0.01, self.flush_interval - (time.monotonic() - self._last_send))
+        interval = self.flush_interval
+        if interval is not None:
+            since = self._waiting_since
+            if since is None:
+                return interval
+            return max(0.01, interval - (time.monotonic() - since))
+        if self._flush_wanted and self.event_store.size() > 0:
+            return 0.05  # a flush was asked for while another thread held the events
         return None
 
     def _notify_progress(self) -> None:
         with self._progress:
             self._progress.notify_all()
 
+    def _after_send(self, outcome: RoundOutcome) -> None:
+        if outcome is RoundOutcome.BACKOFF:
+            self._flush_wanted = True  # send what came back once the backoff is over
+
     # -- flush and close -------------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> DeliveryReport:
         """Ask the sender threads to send everything; wait up to ``timeout`` if given."""
         self._flush_wanted = True
-        self._pending_bytes = 0
+        self._reset_bytes_queued()
         if not self._workers:
             self._start_workers()
-        self._kick.set()
+        self._wake(self.thread_count)
         if timeout is not None:
             self._wait_until_sent(time.monotonic() + timeout)
         return self.report()
@@ -202,6 +254,10 @@ class AsyncEmitter(BaseEmitter):
     def sync_flush(self, timeout: float | None = DEFAULT_FLUSH_TIMEOUT) -> DeliveryReport:
         """Send everything and wait until done or ``timeout`` seconds passed."""
         return self.flush(timeout=timeout if timeout is not None else DEFAULT_FLUSH_TIMEOUT)
+
+    def async_flush(self) -> None:
+        """Ask the sender threads to send everything, without waiting."""
+        self.flush()
 
     def _wait_until_sent(self, deadline: float) -> None:
         if not self._workers:  # no thread could start: send here
@@ -212,7 +268,7 @@ class AsyncEmitter(BaseEmitter):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return
-                self._kick.set()
+                self._wake()
                 self._progress.wait(min(left, 0.05))
 
     def close(self, timeout: float | None = DEFAULT_EXIT_TIMEOUT) -> DeliveryReport:
@@ -220,10 +276,11 @@ class AsyncEmitter(BaseEmitter):
         if self._final_report is not None:
             return self._final_report
         deadline = time.monotonic() + (timeout if timeout is not None else DEFAULT_EXIT_TIMEOUT)
+        self.timer.cancel()
         self._stopping = True
         self._wait_until_sent(deadline)
         self._closed = True
-        self._kick.set()
+        self._wake(self.thread_count)
         for worker in self._workers:
             worker.join(max(0.0, min(1.0, deadline - time.monotonic())))
         return self._finish_close()
@@ -231,7 +288,7 @@ class AsyncEmitter(BaseEmitter):
     def set_flush_timer(self, timeout: float) -> None:
         """Send partial batches every ``timeout`` seconds (sets ``flush_interval``)."""
         self.flush_interval = positive_float("timeout", timeout, allow_none=False)
-        self._kick.set()
+        self._wake()
 
     def cancel_flush_timer(self) -> None:
         """Send partial batches only on ``flush()`` and at exit."""
@@ -242,6 +299,9 @@ class AsyncEmitter(BaseEmitter):
         self._closed = False
         self._final_report = None
         self._init_threading()
+
+
+OWN_INPUTS.add(AsyncEmitter.input)
 
 
 class AsyncioEmitter(AsyncEmitter):

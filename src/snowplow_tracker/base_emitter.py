@@ -6,8 +6,8 @@ import asyncio
 import logging
 import os
 import sys
+import threading
 import time
-from itertools import repeat
 from typing import Any
 
 import requests
@@ -24,12 +24,12 @@ from snowplow_tracker.emitter_options import (
     resolve_method,
     resolve_timeout,
 )
+from snowplow_tracker.emitter_seams import UpstreamSeams
 from snowplow_tracker.endpoint import parse_endpoint
 from snowplow_tracker.event_store import DEFAULT_BUFFER_CAPACITY, EventStore, InMemoryEventStore
-from snowplow_tracker.payload import BuiltPayload, materialize
 from snowplow_tracker.reports import Counters, DeliveryReport, EmitterStats
 from snowplow_tracker.retry import RetryPolicy
-from snowplow_tracker.transport import Transport, encode_event, private_session
+from snowplow_tracker.transport import Transport, private_session
 from snowplow_tracker.typing import (
     DropCallback,
     FailureCallback,
@@ -44,18 +44,19 @@ DEFAULT_EXIT_TIMEOUT = 10.0
 DEFAULT_FLUSH_TIMEOUT = 30.0
 
 
-_QUEUED_AS_IS = (str, bytes)
+def stringify(payload: PayloadDict) -> dict[str, Any]:
+    """A new dict with every value as a string, as a POST carries it (upstream's ``str(v)``)."""
+    return {k: v if v.__class__ is str else str(v) for k, v in payload.items()}
 
 
-def stringify(payload: PayloadDict, keep: tuple[type, ...] = (str,)) -> dict[str, Any]:
-    """Every value as a string, as the protocol wants, except values of the ``keep``
-    types (a new dict; the caller's is untouched)."""
-    if all(map(isinstance, payload.values(), repeat(keep))):
-        return dict(payload)
-    return {k: v if isinstance(v, keep) else str(v) for k, v in payload.items()}
+def _stringify_in_place(payload: PayloadDict) -> PayloadDict:
+    for name, value in payload.items():
+        if value.__class__ is not str:
+            payload[name] = str(value)
+    return payload
 
 
-class BaseEmitter:
+class BaseEmitter(UpstreamSeams):
     """Configuration and shared behaviour; :class:`Emitter` and ``AsyncEmitter`` build on it."""
 
     def __init__(
@@ -71,6 +72,7 @@ class BaseEmitter:
         on_failure: FailureCallback | None,
         on_drop: DropCallback | None,
         byte_limit: int | None,
+        max_request_bytes: int | None,
         request_timeout: float | tuple[float, float] | None,
         max_retry_delay_seconds: float,
         buffer_capacity: int | None,
@@ -87,21 +89,35 @@ class BaseEmitter:
         exit_timeout: float,
     ) -> None:
         self.method = resolve_method(method)
-        self.endpoint = parse_endpoint(endpoint, protocol, port, post_path)
-        self.batch_size = resolve_batch_size(self.method, batch_size, buffer_size)
-        self.byte_limit = positive_int("byte_limit", byte_limit)
+        #: Where events go (``scheme://host[:port]`` and the paths); ``endpoint`` is the URL.
+        self.parsed_endpoint = parse_endpoint(endpoint, protocol, port, post_path)
+        #: The URL of this emitter's method, as upstream's ``endpoint``.
+        self.endpoint = (
+            self.parsed_endpoint.get_url if self.method == "get" else self.parsed_endpoint.post_url
+        )
         capacity = positive_int("buffer_capacity", buffer_capacity)
         self.buffer_capacity = capacity if capacity is not None else DEFAULT_BUFFER_CAPACITY
+        size = resolve_batch_size(self.method, batch_size, buffer_size)
+        self.batch_size = min(size, capacity) if capacity is not None else size
+        #: Upstream's flush trigger: ``len(str(event))`` summed over queued events.
+        self.byte_limit = positive_int("byte_limit", byte_limit)
+        self.bytes_queued: int | None = None if self.byte_limit is None else 0
+        #: No request body is built above this many bytes (a larger batch is split).
+        self.max_request_bytes = (
+            positive_int("max_request_bytes", max_request_bytes) or DEFAULT_MAX_REQUEST_BYTES
+        )
         if event_store is not None and not isinstance(event_store, EventStore):
             raise TypeError("event_store must implement the EventStore protocol")
         self.event_store: Any = event_store or InMemoryEventStore(logger, self.buffer_capacity)
-        self._in_memory = type(self.event_store) is InMemoryEventStore
-        self.request_timeout = resolve_timeout(request_timeout)
+        #: As given; None means the default (5 s to connect, 15 s to read).
+        self.request_timeout = request_timeout
+        timeout = resolve_timeout(request_timeout)
         self.max_event_age = positive_float("max_event_age", max_event_age)
         self.exit_timeout = float(
             positive_float("exit_timeout", exit_timeout, allow_none=False) or 0
         )
         self.flush_at_exit = bool(flush_at_exit)
+        self.max_retry_delay_seconds = max_retry_delay_seconds
         self.custom_retry_codes = dict(custom_retry_codes or {})
         self.retry_policy = RetryPolicy(self.custom_retry_codes, max_delay=max_retry_delay_seconds)
         self._own_session = session is None
@@ -109,29 +125,32 @@ class BaseEmitter:
         self.session = session if session is not None else private_session(pool_size)
         self.counters = Counters(on_success, on_failure, on_drop)
         self.transport = Transport(
-            self.endpoint,
+            self.parsed_endpoint,
             self.session,
-            self.request_timeout,
+            timeout,
             resolve_headers(headers),
             private=self._own_session,
             pool_size=pool_size,
         )
+        self._results = threading.local()
+        #: Upstream's lock; here it guards the timers.
+        self.lock = threading.RLock()
         self.api_key: str | None = None
         self.datacoral_env: str | None = None
         self.set_credentials(api_key=api_key, datacoral_env=datacoral_env)
-        max_bytes = self.byte_limit or DEFAULT_MAX_REQUEST_BYTES
         self.delivery = Delivery(
-            transport=self.transport,
+            sender=self,
             store=self.event_store,
             method=self.method,
             limits=BatchLimits(
-                self.batch_size, max_bytes, claim_size=max(self.batch_size * 4, 100)
+                self.batch_size,
+                self.max_request_bytes,
+                claim_size=max(self.batch_size * 4, 100),
             ),
             policy=self.retry_policy,
             counters=self.counters,
             max_event_age=self.max_event_age,
         )
-        self._pending_bytes = 0
         self._closed = False
         self._final_report: DeliveryReport | None = None
         self._pid = os.getpid()
@@ -166,22 +185,27 @@ class BaseEmitter:
 
     # -- input -----------------------------------------------------------------------------
 
-    #: ``Tracker.track`` may hand this emitter a :class:`BuiltPayload` without copying it.
-    accepts_built_payload = True
+    def input_is_own(self) -> bool:
+        """True while ``input`` is one of our emitters' own (not patched or overridden)."""
+        return getattr(self.input, "__func__", None) in OWN_INPUTS
 
-    def _accept(self, payload: PayloadDict) -> PayloadDict | None:
-        """Store one event; returns it, or None when it was dropped (and reported)."""
-        event: PayloadDict
-        if payload.__class__ is not BuiltPayload:
-            event = stringify(payload)
-        elif not self._in_memory:  # a durable store writes text
-            event = stringify(materialize(payload))
-        elif all(map(isinstance, payload.values(), repeat(_QUEUED_AS_IS))):
-            # The tracker's own new dict, seen by nobody else: queued as it is, and its
-            # base64 fields are made on the sender thread.
-            event = payload
+    def input(self, payload: PayloadDict) -> bool:  # pragma: no cover - per subclass
+        raise NotImplementedError
+
+    def input_new_payload(self, payload: PayloadDict) -> bool:
+        """:meth:`input` for a dict the tracker just made for this emitter alone: it is
+        kept without a copy."""
+        return self.input(payload)
+
+    def _accept(self, payload: PayloadDict, *, new: bool = False) -> PayloadDict | None:
+        """Queue one event as upstream does (POST: every value as text; GET: the dict as
+        it came); returns it, or None when it was dropped (and reported)."""
+        if self.bytes_queued is not None:
+            self.bytes_queued += len(str(payload))
+        if self.method == "post":
+            event = _stringify_in_place(payload) if new else stringify(payload)
         else:
-            event = stringify(payload, _QUEUED_AS_IS)
+            event = payload
         if self._closed:
             self.counters.drop("closed", [event], "emitter is closed")
             return None
@@ -190,15 +214,24 @@ class BaseEmitter:
                 "queue_full", [event], f"buffer_capacity {self.buffer_capacity} reached"
             )
             return None
-        if self.byte_limit is not None:
-            self._pending_bytes += len(encode_event(event)) + 1
         return event
 
     def reached_limit(self) -> bool:
-        """True when a full batch (by count or by bytes) is waiting."""
-        if self.byte_limit is not None and self._pending_bytes >= self.byte_limit:
+        """True when a batch is due: ``batch_size`` events, or ``byte_limit`` reached."""
+        limit, queued = self.byte_limit, self.bytes_queued
+        if limit is not None and queued is not None and queued >= limit:
             return True
         return int(self.event_store.size()) >= self.batch_size
+
+    def _reset_bytes_queued(self) -> None:
+        if self.bytes_queued is not None:
+            self.bytes_queued = 0
+
+    @property
+    def buffer(self) -> list[PayloadDict]:
+        """The events waiting (a copy), by the 0.x name; ``event_store`` holds them."""
+        events = getattr(self.event_store, "event_buffer", None)
+        return list(events) if events is not None else []
 
     # -- reports ---------------------------------------------------------------------------
 
@@ -226,18 +259,6 @@ class BaseEmitter:
 
     # -- closing ---------------------------------------------------------------------------
 
-    def _drain_inline(self, deadline: float) -> None:
-        """Send on this thread until nothing is pending or the deadline passes."""
-        while self.delivery.pending() > 0:
-            outcome = self.delivery.send_round()
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            if outcome.value == "backoff":
-                time.sleep(min(self.delivery.backoff_remaining(), left))
-            elif outcome.value == "empty" and self.delivery.in_flight() > 0:
-                time.sleep(min(0.01, left))
-
     def _finish_close(self) -> DeliveryReport:
         """Mark closed and give up what an in-memory queue still holds."""
         self._closed = True
@@ -259,7 +280,7 @@ class BaseEmitter:
         if lost or report.pending:
             print(
                 f"snowplow_tracker: {lost + report.pending} event(s) not delivered at exit "
-                f"to {self.endpoint.base} (last error: {self.counters.last_error})",
+                f"to {self.parsed_endpoint.base} (last error: {self.counters.last_error})",
                 file=sys.stderr,
             )
 
@@ -287,48 +308,19 @@ class BaseEmitter:
             reset()
         self.counters.reset()
         self.delivery.reset()
-        self._pending_bytes = 0
+        self._reset_bytes_queued()
+        self._results = threading.local()
+        self.lock = threading.RLock()
         if self._own_session:
             self.session = private_session(self._pool_size)
             self.transport.replace_session(self.session)
 
-    # -- upstream compatibility ------------------------------------------------------------
-
-    @staticmethod
-    def is_good_status_code(status_code: int) -> bool:
-        return 200 <= status_code < 300
-
-    @staticmethod
-    def attach_sent_timestamp(events: list[PayloadDict]) -> None:
-        """Set ``stm`` (now, in milliseconds) on every event."""
-        stm = str(int(time.time() * 1000))
-        for event in events:
-            event["stm"] = stm
-
-    @staticmethod
-    def as_collector_uri(
-        endpoint: str, protocol: str = "https", port: int | None = None, method: str = "post"
-    ) -> str:
-        """The URL events go to for this endpoint and method."""
-        parsed = parse_endpoint(endpoint, protocol, port)
-        return parsed.get_url if resolve_method(method) == "get" else parsed.post_url
-
-    def send_events(self, evts: list[PayloadDict]) -> None:
-        """Queue ``evts`` and send everything now (upstream's explicit send)."""
-        for event in evts:
-            self._accept(event)
-        self.flush()
-
-    def http_post(self, data: str) -> int:
-        """POST a ready body; returns the status, or -1 when no answer came."""
-        return self.transport.post(data.encode("utf-8")).status
-
-    def http_get(self, payload: PayloadDict) -> int:
-        """GET one event; returns the status, or -1 when no answer came."""
-        return self.transport.get(stringify(payload)).status
-
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(endpoint={self.endpoint.base!r}, method={self.method!r}, "
+            f"{type(self).__name__}(endpoint={self.endpoint!r}, method={self.method!r}, "
             f"batch_size={self.batch_size})"
         )
+
+
+#: Our emitter classes' own ``input`` functions (each module adds the ones it defines).
+OWN_INPUTS: set[Any] = set()

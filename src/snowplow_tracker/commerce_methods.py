@@ -120,13 +120,22 @@ class CommerceMethods(TrackMethods):
             tr_co=country,
             tr_cu=currency,
         )
-        self.track(Event(fields, event_subject, context, tstamp))
+        self.track(event=Event(fields, event_subject, context, tstamp))
+        # As upstream: the items carry the transaction's true timestamp, now when none
+        # was given, and each item's keywords are the item's own plus these five.
+        item_tstamp = self.get_timestamp(tstamp)
         for item in items or []:
             if not isinstance(item, dict):
                 raise TypeError(f"items must be dicts, got {type(item).__name__}")
-            item_args = {**item, "order_id": order_id, "currency": currency}
             self.track_ecommerce_transaction_item(
-                **item_args, context=context, tstamp=tstamp, event_subject=event_subject
+                **{
+                    **item,
+                    "order_id": order_id,
+                    "currency": currency,
+                    "tstamp": item_tstamp,
+                    "event_subject": event_subject,
+                    "context": context,
+                }
             )
         return self
 
@@ -156,5 +165,5 @@ class CommerceMethods(TrackMethods):
             ti_qu=quantity,
             ti_cu=currency,
         )
-        self.track(Event(fields, event_subject, context, tstamp))
+        self.track(event=Event(fields, event_subject, context, tstamp))
         return self

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from snowplow_tracker._version import TRACKER_VERSION
+from snowplow_tracker.self_describing_json import SelfDescribingJson
+from snowplow_tracker.typing import SUPPORTED_PLATFORMS as _SUPPORTED_PLATFORMS
 
 VERSION = TRACKER_VERSION
 DEFAULT_ENCODE_BASE64 = True
@@ -15,7 +17,9 @@ PAYLOAD_DATA_SCHEMA = f"{BASE_SCHEMA_PATH}/payload_data/{SCHEMA_TAG}/1-0-4"
 MOBILE_SCREEN_VIEW_SCHEMA = f"{MOBILE_SCHEMA_PATH}/screen_view/{SCHEMA_TAG}/1-0-0"
 
 #: Platforms the protocol knows (``p``).
-SUPPORTED_PLATFORMS = frozenset({"pc", "tv", "mob", "cnsl", "iot", "web", "srv", "app", "headset"})
+SUPPORTED_PLATFORMS = _SUPPORTED_PLATFORMS
+#: A list of context entities (upstream's alias).
+ContextArray = list[SelfDescribingJson]
 
 #: Paths on the endpoint.
 POST_PATH = "/com.snowplowanalytics.snowplow/tp2"

@@ -5,38 +5,60 @@ All of them keep events in a bounded store, send them in batches, retry with bac
 report what they give up, flush at exit and survive ``fork()``. Positional
 orders are upstream 1.x's; Datacoral options (``api_key``, ``datacoral_env``,
 ``buffer_size``, ``post_path``, ``headers``) and delivery options are keyword-only.
+This module also has upstream's module-level names (``DEFAULT_MAX_LENGTH``,
+``PAYLOAD_DATA_SCHEMA``, ``PROTOCOLS``, ``METHODS``, ``FlushTimer``, ``Requester``,
+``logger``) and, for the 0.x call sites, ``RedisEmitter``.
+
+Imports written ``X as X`` keep names upstream's module has, for code that imports
+them from here.
 """
 
 from __future__ import annotations
 
-import threading
+import logging
 import time
 
 import requests
 
-# Upstream 1.x users import AsyncEmitter from this module.
-from snowplow_tracker.async_emitter import AsyncEmitter, AsyncioEmitter
 from snowplow_tracker.base_emitter import (
     DEFAULT_EXIT_TIMEOUT,
     DEFAULT_FLUSH_TIMEOUT,
     DEFAULT_MAX_EVENT_AGE,
+    OWN_INPUTS,
     BaseEmitter,
 )
+from snowplow_tracker.constants import PAYLOAD_DATA_SCHEMA
+from snowplow_tracker.contracts import one_of as one_of
 from snowplow_tracker.delivery import RoundOutcome
 from snowplow_tracker.emitter_options import positive_float
-from snowplow_tracker.event_store import EventStore
+from snowplow_tracker.event_store import EventStore, InMemoryEventStore
+from snowplow_tracker.flush_timer import FlushTimer
 from snowplow_tracker.reports import DeliveryReport
+from snowplow_tracker.self_describing_json import SelfDescribingJson as SelfDescribingJson
+from snowplow_tracker.transport import Requester
 from snowplow_tracker.typing import DropCallback, FailureCallback, PayloadDict, SuccessCallback
+from snowplow_tracker.typing import EmitterProtocol as EmitterProtocol
+from snowplow_tracker.typing import HttpProtocol as HttpProtocol
+from snowplow_tracker.typing import Method as Method
+from snowplow_tracker.typing import PayloadDictList as PayloadDictList
 
-__all__ = ["AsyncEmitter", "AsyncioEmitter", "Emitter"]
+#: The package's logger (upstream's ``emitters.logger``); it has a NullHandler only.
+logger = logging.getLogger("snowplow_tracker")
+
+#: Upstream's default POST batch size.
+DEFAULT_MAX_LENGTH = 10
+PROTOCOLS = {"http", "https"}
+METHODS = {"get", "post"}
 
 
 class Emitter(BaseEmitter):
     """Sends on the calling thread once a batch is full, as upstream's Emitter does.
 
     A request is bounded by ``request_timeout`` (default 5 s connect, 15 s read).
-    After a retryable failure the events stay queued and a one-shot timer retries
+    After a retryable failure the events stay queued and ``retry_timer`` flushes
     after the backoff; ``track()`` never raises on delivery problems.
+    ``byte_limit`` is upstream's flush trigger; ``max_request_bytes`` (default
+    900,000) caps the size of any one request body.
     """
 
     def __init__(
@@ -57,6 +79,7 @@ class Emitter(BaseEmitter):
         session: requests.Session | None = None,
         *,
         buffer_size: int | None = None,
+        max_request_bytes: int | None = None,
         post_path: str | None = None,
         headers: dict[str, str] | None = None,
         api_key: str | list[str] | None = None,
@@ -77,6 +100,7 @@ class Emitter(BaseEmitter):
             on_failure=on_failure,
             on_drop=on_drop,
             byte_limit=byte_limit,
+            max_request_bytes=max_request_bytes,
             request_timeout=request_timeout,
             max_retry_delay_seconds=max_retry_delay_seconds,
             buffer_capacity=buffer_capacity,
@@ -92,10 +116,13 @@ class Emitter(BaseEmitter):
             flush_at_exit=flush_at_exit,
             exit_timeout=exit_timeout,
         )
-        self._timer_lock = threading.Lock()
-        self._retry_timer: threading.Timer | None = None
-        self._flush_timer: threading.Timer | None = None
-        self._flush_interval: float | None = None
+        self._init_timers()
+
+    def _init_timers(self) -> None:
+        #: Flushes every ``set_flush_timer`` seconds while active.
+        self.timer = FlushTimer(self, repeating=True)
+        #: Flushes once the backoff after a retryable failure is over.
+        self.retry_timer = FlushTimer(self, repeating=False)
 
     def input(self, payload: PayloadDict) -> bool:
         """Queue one event; sends the batch inline once it is full.
@@ -108,24 +135,51 @@ class Emitter(BaseEmitter):
             self.flush()
         return True
 
+    def input_new_payload(self, payload: PayloadDict) -> bool:
+        if self._accept(payload, new=True) is None:
+            return False
+        if self.reached_limit():
+            self.flush()
+        return True
+
     def flush(self, timeout: float | None = None) -> DeliveryReport:
-        """Send what is queued now.
+        """Send what is queued now, batch by batch through ``send_events``.
 
         Without ``timeout``: one pass; after a retryable failure the rest waits
-        for the retry timer. With ``timeout``: keeps retrying (honouring the
+        for ``retry_timer``. With ``timeout``: keeps retrying (honouring the
         backoff) until everything is sent or the deadline passes.
         """
-        self._pending_bytes = 0
+        self._reset_bytes_queued()
         if timeout is not None:
             self._drain_inline(time.monotonic() + timeout)
         else:
-            while True:
-                outcome = self.delivery.send_round()
-                if outcome is not RoundOutcome.SENT:
-                    break
-        if self.delivery.backoff_remaining() > 0 and self.delivery.pending() > 0:
-            self._schedule_retry(self.delivery.backoff_remaining())
+            while self.delivery.send_round(self.send_events) is RoundOutcome.SENT:
+                pass
+        self._arm_retry()
         return self.report()
+
+    def _drain_inline(self, deadline: float) -> None:
+        """Send on this thread until nothing is pending or the deadline passes."""
+        while self.delivery.pending() > 0:
+            outcome = self.delivery.send_round(self.send_events)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if outcome is RoundOutcome.BACKOFF:
+                time.sleep(min(self.delivery.backoff_remaining(), left))
+            elif outcome is RoundOutcome.EMPTY and self.delivery.in_flight() > 0:
+                time.sleep(min(0.01, left))
+
+    def _after_send(self, outcome: RoundOutcome) -> None:
+        if outcome is RoundOutcome.BACKOFF:
+            self._arm_retry()
+
+    def _arm_retry(self) -> None:
+        if self._closed or self.delivery.pending() == 0:
+            return
+        wait = self.delivery.backoff_remaining()
+        if wait > 0:
+            self.retry_timer.start(wait)
 
     def sync_flush(self, timeout: float | None = DEFAULT_FLUSH_TIMEOUT) -> DeliveryReport:
         """Send everything, retrying until done or ``timeout`` seconds passed."""
@@ -138,64 +192,53 @@ class Emitter(BaseEmitter):
         """Flush within ``timeout`` and stop; idempotent. Returns the final report."""
         if self._final_report is not None:
             return self._final_report
-        self.cancel_flush_timer()
+        self.timer.cancel()
         self.flush(timeout=timeout if timeout is not None else DEFAULT_EXIT_TIMEOUT)
-        with self._timer_lock:
-            if self._retry_timer is not None:
-                self._retry_timer.cancel()
-                self._retry_timer = None
+        self._closed = True
+        self.retry_timer.cancel()
         return self._finish_close()
-
-    def _schedule_retry(self, delay: float) -> None:
-        with self._timer_lock:
-            if self._closed or self._retry_timer is not None:
-                return
-            timer = threading.Timer(delay, self._retry_now)
-            timer.daemon = True
-            self._retry_timer = timer
-        try:
-            timer.start()
-        except RuntimeError:  # interpreter shutting down: the exit hook sends instead
-            with self._timer_lock:
-                self._retry_timer = None
-
-    def _retry_now(self) -> None:
-        with self._timer_lock:
-            self._retry_timer = None
-        if not self._closed:
-            self.flush()
 
     def set_flush_timer(self, timeout: float) -> None:
         """Also flush every ``timeout`` seconds from a background timer."""
         interval = positive_float("timeout", timeout, allow_none=False)
-        with self._timer_lock:
-            self._flush_interval = interval
-        self._arm_flush_timer()
-
-    def _arm_flush_timer(self) -> None:
-        with self._timer_lock:
-            if self._flush_interval is None or self._closed:
-                return
-            timer = threading.Timer(self._flush_interval, self._periodic_flush)
-            timer.daemon = True
-            self._flush_timer = timer
-        timer.start()
-
-    def _periodic_flush(self) -> None:
-        self.flush()
-        self._arm_flush_timer()
+        assert interval is not None
+        self.timer.cancel()
+        self.timer.start(interval)
 
     def cancel_flush_timer(self) -> None:
         """Stop the timer started by :meth:`set_flush_timer`."""
-        with self._timer_lock:
-            self._flush_interval = None
-            if self._flush_timer is not None:
-                self._flush_timer.cancel()
-                self._flush_timer = None
+        self.timer.cancel()
 
     def _after_fork_in_child(self) -> None:
         super()._after_fork_in_child()
-        self._timer_lock = threading.Lock()
-        self._retry_timer = None
-        self._flush_timer = None
-        self._flush_interval = None
+        self._init_timers()
+
+
+OWN_INPUTS.add(Emitter.input)
+
+# Upstream 1.x users import AsyncEmitter from this module.
+from snowplow_tracker.async_emitter import AsyncEmitter, AsyncioEmitter  # noqa: E402
+
+
+def __getattr__(name: str) -> object:
+    # The 0.x RedisEmitter lived here; imported on first use (it needs the redis extra).
+    if name == "RedisEmitter":
+        from snowplow_tracker.redis_queue import RedisEmitter
+
+        return RedisEmitter
+    raise AttributeError(f"module 'snowplow_tracker.emitters' has no attribute {name!r}")
+
+
+__all__ = [
+    "DEFAULT_MAX_LENGTH",
+    "METHODS",
+    "PAYLOAD_DATA_SCHEMA",
+    "PROTOCOLS",
+    "AsyncEmitter",
+    "AsyncioEmitter",
+    "Emitter",
+    "FlushTimer",
+    "InMemoryEventStore",
+    "Requester",
+    "logger",
+]

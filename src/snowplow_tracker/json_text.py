@@ -12,12 +12,18 @@ Differences from the standard library, all on values upstream sends as invalid
 JSON or refuses: NaN and infinities are written as ``null`` (the standard library
 writes ``NaN``, which collectors reject), and ``uuid.UUID`` values and enum
 members are written as their string / value.
+
+Text that is not valid Unicode (a lone surrogate such as ``"\\ud83d"``, what a cut
+emoji becomes) is never an error: such a value is written with ``\\uXXXX`` escapes,
+as the standard library's ``ensure_ascii`` output writes it, so one bad string
+costs nothing but its own escaping.
 """
 
 from __future__ import annotations
 
 import binascii
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -64,27 +70,62 @@ def dumps(value: Any, json_encoder: JsonEncoderFunction | None = None) -> bytes:
         text = _STDLIB.encode(value)
     else:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=json_encoder)
-    return text.encode("utf-8")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: escape it, as ensure_ascii does
+        return json.dumps(
+            value, ensure_ascii=True, separators=(",", ":"), default=json_encoder
+        ).encode("ascii")
 
 
 def _event_value(value: Any) -> Any:
-    if value.__class__ is bytes:
-        return urlsafe_base64(value)
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+    # What upstream's str() of a value gives, for anything a custom store hands back.
+    return str(value)
 
 
 _STDLIB_EVENT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_event_value)
+_STDLIB_EVENT_ASCII = json.JSONEncoder(separators=(",", ":"), default=_event_value)
 
 
 def dumps_event(event: Mapping[str, Any]) -> bytes:
-    """One queued event as compact UTF-8 JSON; ``bytes`` values (JSON the tracker left
-    for the sender to encode) are written as their URL-safe base64 text."""
+    """One queued event as compact UTF-8 JSON, as it appears inside a POST body.
+
+    A value holding a lone surrogate makes only this event fall back to
+    ``\\uXXXX`` escapes; it never raises."""
     if _fast is not None:
         try:
             return _fast(event, _event_value, _OPTIONS)
         except _FAST_ERROR:
             pass
-    return _STDLIB_EVENT.encode(event).encode("utf-8")
+    try:
+        return _STDLIB_EVENT.encode(event).encode("utf-8")
+    except UnicodeEncodeError:
+        return _STDLIB_EVENT_ASCII.encode(event).encode("ascii")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def ascii_json(body: bytes) -> str:
+    """UTF-8 JSON ``body`` as text with every non-ASCII character written as ``\\uXXXX``.
+
+    This is the request body upstream hands to ``http_post`` and to ``requests``
+    (``json.dumps`` with ``ensure_ascii``): a ``str`` that any HTTP library can send
+    as it is. Outside JSON strings there is no non-ASCII text, so escaping every
+    such character keeps the JSON's meaning.
+    """
+    text = body.decode("utf-8", "surrogatepass")
+    if text.isascii():
+        return text
+    return _NON_ASCII.sub(_escape_char, text)
 
 
 def dumps_text(value: Any, json_encoder: JsonEncoderFunction | None = None) -> str:
@@ -97,4 +138,4 @@ def accelerated() -> bool:
     return _fast is not None
 
 
-__all__ = ["accelerated", "dumps", "dumps_event", "dumps_text", "urlsafe_base64"]
+__all__ = ["accelerated", "ascii_json", "dumps", "dumps_event", "dumps_text", "urlsafe_base64"]

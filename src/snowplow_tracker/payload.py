@@ -13,22 +13,6 @@ def to_json(value: Any, json_encoder: JsonEncoderFunction | None = None) -> str:
     return dumps_text(value, json_encoder)
 
 
-class BuiltPayload(dict):  # type: ignore[type-arg]
-    """An event the tracker built: each value is a ``str``, or ``bytes`` holding JSON
-    whose URL-safe base64 text is the value to send (see :func:`materialize`).
-
-    Emitters that know it (``accepts_built_payload``) queue it without copying.
-    """
-
-
-def materialize(pairs: PayloadDict) -> PayloadDict:
-    """Replace ``bytes`` values (JSON) by their URL-safe base64 text, in place."""
-    for name, value in pairs.items():
-        if value.__class__ is bytes:
-            pairs[name] = urlsafe_base64(value)
-    return pairs
-
-
 def add_json(
     pairs: PayloadDict,
     value: Any,
@@ -39,14 +23,12 @@ def add_json(
 ) -> None:
     """Put ``value`` into ``pairs`` as JSON text, URL-safe base64 encoded when asked.
 
-    The JSON is encoded now; with ``encode_base64`` the value is those JSON bytes, and
-    their base64 text is made when first needed (see :func:`materialize`).
+    The JSON is encoded now, so later changes to ``value`` are not sent, and data
+    that cannot be JSON raises TypeError / ValueError here, at the call.
     """
     data = dumps(value, json_encoder)
     if encode_base64:
-        # A compact copy: orjson's result keeps a 4 KiB allocation behind it, which
-        # a queue of events would hold (8.7 KB per queued event instead of 1.3).
-        pairs[type_when_encoded] = memoryview(data).tobytes()
+        pairs[type_when_encoded] = urlsafe_base64(data)
     else:
         pairs[type_when_not_encoded] = data.decode("utf-8")
 
@@ -79,18 +61,23 @@ class Payload:
         type_when_not_encoded: str,
         json_encoder: JsonEncoderFunction | None = None,
     ) -> None:
-        """Add ``dict_`` as JSON text, URL-safe base64 encoded when ``encode_base64``."""
-        if dict_ is not None:
-            pairs = self.nv_pairs
+        """Add ``dict_`` as JSON text, URL-safe base64 encoded when ``encode_base64``.
+
+        Nothing is added for None or an empty dict, as upstream does.
+        """
+        if dict_:
             add_json(
-                pairs, dict_, encode_base64, type_when_encoded, type_when_not_encoded, json_encoder
+                self.nv_pairs,
+                dict_,
+                encode_base64,
+                type_when_encoded,
+                type_when_not_encoded,
+                json_encoder,
             )
-            if encode_base64:
-                pairs[type_when_encoded] = urlsafe_base64(pairs[type_when_encoded])
 
     def get(self) -> PayloadDict:
         """The fields as a dict (the live dict, not a copy)."""
         return self.nv_pairs
 
 
-__all__ = ["BuiltPayload", "Payload", "add_json", "materialize", "to_json", "urlsafe_base64"]
+__all__ = ["Payload", "add_json", "to_json", "urlsafe_base64"]

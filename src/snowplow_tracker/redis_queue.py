@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from snowplow_tracker.base_emitter import stringify
 from snowplow_tracker.delivery import Delivery, RoundOutcome
+from snowplow_tracker.json_text import dumps
 from snowplow_tracker.reports import Counters
 from snowplow_tracker.typing import DropCallback, PayloadDict, PayloadDictList
 
@@ -85,7 +86,7 @@ class RedisEmitter:
     def input(self, payload: PayloadDict) -> bool:
         event = stringify(payload)
         try:
-            self.rdb.rpush(self.key, json.dumps(event, ensure_ascii=False))
+            self.rdb.rpush(self.key, dumps(event))
         except Exception as exc:
             self.counters.drop("redis_unavailable", [event], f"{type(exc).__name__}: {exc}")
             return False
@@ -96,6 +97,9 @@ class RedisEmitter:
         """Nothing to do: events are on Redis as soon as ``input`` returns."""
 
     def sync_flush(self) -> None:
+        """Nothing to do: events are on Redis as soon as ``input`` returns."""
+
+    def async_flush(self) -> None:
         """Nothing to do: events are on Redis as soon as ``input`` returns."""
 
 
@@ -118,7 +122,7 @@ class RedisEventStore:
         return int(self._recover(keys=[self.key, self.processing_key]))
 
     def add_event(self, payload: PayloadDict) -> bool:
-        self.rdb.rpush(self.key, json.dumps(payload, ensure_ascii=False))
+        self.rdb.rpush(self.key, dumps(payload))
         return True
 
     def get_events_batch(self, max_events: int | None = None) -> PayloadDictList:
@@ -176,7 +180,7 @@ class RedisWorker:
         self.store = RedisEventStore(self.rdb, key, self.name)
         self.counters: Counters = emitter.counters
         self.delivery = Delivery(
-            transport=emitter.transport,
+            sender=emitter,
             store=self.store,
             method=emitter.method,
             limits=emitter.delivery.limits,

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from snowplow_tracker.payload import materialize
 from snowplow_tracker.typing import DropCallback, FailureCallback, PayloadDictList, SuccessCallback
 
 logger = logging.getLogger("snowplow_tracker")
@@ -91,18 +90,22 @@ class Counters:
         with self._lock:
             self.attempts += 1
 
-    def succeeded(self, events: PayloadDictList) -> None:
+    def succeeded(self, count: int) -> None:
         with self._lock:
-            self.sent += len(events)
-        if self.on_success is not None:
-            call_guarded(self.on_success, _materialized(events))
+            self.sent += count
 
-    def failed_attempt(self, sent_before: int, events: PayloadDictList, error: str) -> None:
+    def failed_attempt(self, count: int, error: str) -> None:
         with self._lock:
-            self.failed += len(events)
+            self.failed += count
             self.last_error = error
-        if self.on_failure is not None:
-            call_guarded(self.on_failure, sent_before, _materialized(events))
+
+    def report_round(self, delivered: PayloadDictList, undelivered: PayloadDictList) -> None:
+        """Tell the user's callbacks about one round, as upstream does once per flush:
+        ``on_success(delivered)``, then ``on_failure(len(delivered), undelivered)``."""
+        if delivered and self.on_success is not None:
+            call_guarded(self.on_success, delivered)
+        if undelivered and self.on_failure is not None:
+            call_guarded(self.on_failure, len(delivered), undelivered)
 
     def will_retry(self, count: int) -> None:
         with self._lock:
@@ -127,18 +130,11 @@ class Counters:
             summary = ", ".join(f"{count} {why}" for why, count in sorted(unlogged.items()))
             logger.warning("dropped event(s): %s%s", summary, f" (last: {error})" if error else "")
         if self.on_drop is not None:
-            call_guarded(self.on_drop, reason, _materialized(events))
+            call_guarded(self.on_drop, reason, events)
 
     def dropped_copy(self) -> dict[str, int]:
         with self._lock:
             return dict(self.dropped)
-
-
-def _materialized(events: PayloadDictList) -> PayloadDictList:
-    """Callbacks see every value as text, as it was (or would have been) sent."""
-    for event in events:
-        materialize(event)
-    return events
 
 
 def call_guarded(callback: Callable[..., Any], *args: Any) -> None:

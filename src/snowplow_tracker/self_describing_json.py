@@ -1,11 +1,17 @@
-"""A schema URI with its data: the unit of self-describing events and contexts."""
+"""A schema URI with its data: the unit of self-describing events and contexts.
+
+Imports written ``X as X`` keep names upstream's module has, for code that imports
+them from here.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from snowplow_tracker.contracts import non_empty_string as non_empty_string
 from snowplow_tracker.json_text import dumps_text
 from snowplow_tracker.typing import JsonEncoderFunction, PayloadDict
+from snowplow_tracker.typing import PayloadDictList as PayloadDictList
 
 
 class SelfDescribingJson:

@@ -1,7 +1,12 @@
-"""The ``Snowplow`` facade: create trackers by namespace and find them again."""
+"""The ``Snowplow`` facade: create trackers by namespace and find them again.
+
+Imports written ``X as X`` keep names upstream's module has, for code that imports
+them from here.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import ClassVar
 
@@ -10,6 +15,10 @@ from snowplow_tracker.emitters import Emitter
 from snowplow_tracker.subject import Subject
 from snowplow_tracker.tracker import Tracker
 from snowplow_tracker.tracker_configuration import TrackerConfiguration
+from snowplow_tracker.typing import Method as Method
+
+#: The package's logger (upstream's ``snowplow.logger``); it has a NullHandler only.
+logger = logging.getLogger("snowplow_tracker")
 
 
 class Snowplow:

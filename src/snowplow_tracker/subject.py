@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from snowplow_tracker.constants import SUPPORTED_PLATFORMS
 from snowplow_tracker.contracts import greater_than, one_of
-from snowplow_tracker.typing import PayloadDict
+from snowplow_tracker.typing import PayloadDict, SupportedPlatform
 
 DEFAULT_PLATFORM = "pc"
 
@@ -18,7 +18,7 @@ class Subject:
     def __init__(self) -> None:
         self.standard_nv_pairs: PayloadDict = {"p": DEFAULT_PLATFORM}
 
-    def set_platform(self, value: str) -> Subject:
+    def set_platform(self, value: SupportedPlatform | str) -> Subject:
         one_of(value, SUPPORTED_PLATFORMS, "platform")
         self.standard_nv_pairs["p"] = value
         return self

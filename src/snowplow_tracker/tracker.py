@@ -1,20 +1,47 @@
-"""Tracker: turns calls into events and hands them to its emitters."""
+"""Tracker: turns calls into events and hands them to its emitters.
+
+Imports written ``X as X`` keep names upstream's module has, for code that imports
+them from here.
+"""
 
 from __future__ import annotations
 
 import os
 import time
+import uuid
 from typing import Any, overload
 
+from snowplow_tracker import payload as payload
 from snowplow_tracker._call_styles import is_emitter, parse_tracker_arguments
+from snowplow_tracker.base_emitter import BaseEmitter
 from snowplow_tracker.commerce_methods import CommerceMethods
+from snowplow_tracker.constants import BASE_SCHEMA_PATH as BASE_SCHEMA_PATH
+from snowplow_tracker.constants import DEFAULT_ENCODE_BASE64 as DEFAULT_ENCODE_BASE64
+from snowplow_tracker.constants import SCHEMA_TAG as SCHEMA_TAG
 from snowplow_tracker.constants import VERSION
+from snowplow_tracker.contracts import form_element as form_element
+from snowplow_tracker.contracts import non_empty as non_empty
+from snowplow_tracker.contracts import non_empty_string as non_empty_string
+from snowplow_tracker.contracts import one_of as one_of
 from snowplow_tracker.events import Event
-from snowplow_tracker.payload import BuiltPayload, Payload, materialize
+from snowplow_tracker.events import PagePing as PagePing
+from snowplow_tracker.events import PageView as PageView
+from snowplow_tracker.events import ScreenView as ScreenView
+from snowplow_tracker.events import SelfDescribing as SelfDescribing
+from snowplow_tracker.events import StructuredEvent as StructuredEvent
+from snowplow_tracker.payload import Payload
+from snowplow_tracker.self_describing_json import SelfDescribingJson as SelfDescribingJson
 from snowplow_tracker.subject import Subject
-from snowplow_tracker.typing import EmitterProtocol, JsonEncoderFunction, PayloadDict
+from snowplow_tracker.typing import FORM_NODE_NAMES as FORM_NODE_NAMES
+from snowplow_tracker.typing import FORM_TYPES as FORM_TYPES
+from snowplow_tracker.typing import ElementClasses as ElementClasses
+from snowplow_tracker.typing import EmitterProtocol, JsonEncoderFunction
+from snowplow_tracker.typing import FormClasses as FormClasses
+from snowplow_tracker.typing import FormNodeName as FormNodeName
 
 _BUILD_PAYLOAD = Event.build_payload
+# uuid4 as imported: a test that patches ``uuid.uuid4`` gets its ids from the patch.
+_UUID4 = uuid.uuid4
 
 
 # The variant nibble of a version 4 UUID (binary 10xx) from any random hex digit.
@@ -95,11 +122,15 @@ class Tracker(CommerceMethods):  # CommerceMethods extends TrackMethods: every t
         self.json_encoder = arguments.json_encoder
         self.api_key = arguments.api_key
         self.datacoral_env = arguments.datacoral_env
-        self.standard_nv_pairs: dict[str, str] = {"tv": VERSION}
-        if arguments.namespace:
-            self.standard_nv_pairs["tna"] = arguments.namespace
-        if arguments.app_id:
-            self.standard_nv_pairs["aid"] = arguments.app_id
+        # As upstream: tna and aid are always there, None when not given (None and ""
+        # values are left out of events).
+        self.standard_nv_pairs: dict[str, str | None] = {
+            "tv": VERSION,
+            "tna": arguments.namespace,
+            "aid": arguments.app_id,
+        }
+        #: Upstream has this attribute (always None there too).
+        self.timer: None = None
         for emitter in self.emitters:
             self._give_credentials(emitter)
 
@@ -116,53 +147,76 @@ class Tracker(CommerceMethods):  # CommerceMethods extends TrackMethods: every t
 
     @staticmethod
     def get_uuid() -> str:
-        """A new event id."""
+        """A new event id (a random UUID as text); every event's ``eid`` comes from here."""
+        if uuid.uuid4 is not _UUID4:  # patched by a test: use what it gives
+            return str(uuid.uuid4())
         return new_event_id()
 
     @staticmethod
     def get_timestamp(tstamp: float | None = None) -> int:
-        """``tstamp`` (milliseconds) as an int, or now in milliseconds."""
+        """``tstamp`` (milliseconds) as an int, or now in milliseconds; every ``dtm``
+        comes from here."""
         if isinstance(tstamp, (int, float)) and not isinstance(tstamp, bool):
             return int(tstamp)
         return int(time.time() * 1000)
 
     def complete_payload(self, event: Event) -> Payload:
         """The full payload of ``event`` as it will be sent, with a new ``eid`` and ``dtm``."""
-        payload = Payload()
-        payload.nv_pairs = materialize(dict(self._complete_fields(event)))
+        fields = self._complete_fields(event)
+        if fields is not None:
+            payload = Payload()
+            payload.nv_pairs = fields
+            return payload
+        # Upstream's protocol, for events that build their own payload.
+        payload = event.build_payload(
+            encode_base64=self.encode_base64,
+            json_encoder=self.json_encoder,
+            subject=self.subject,
+        )
+        payload.add("eid", self.get_uuid())
+        payload.add("dtm", self.get_timestamp())
+        payload.add_dict(self.standard_nv_pairs)
         return payload
 
-    def _complete_fields(self, event: Event) -> PayloadDict:
-        if getattr(type(event), "build_payload", None) is _BUILD_PAYLOAD:
-            pairs = event._payload_fields(self.encode_base64, self.json_encoder, self.subject)
-        elif isinstance(event, Event):  # a subclass with its own build_payload
-            built = event.build_payload(self.encode_base64, self.json_encoder, self.subject)
-            pairs = built.nv_pairs
-        else:
-            raise TypeError(f"track() takes an Event, got {type(event).__name__}")
-        pairs.update(self.standard_nv_pairs)
-        pairs["eid"] = new_event_id()
-        pairs["dtm"] = str(time.time_ns() // 1_000_000)
+    def _complete_fields(self, event: Event) -> dict[str, Any] | None:
+        """The event's fields as a new dict, or None for an event whose class has its
+        own ``build_payload`` (or that is not one of ours)."""
+        if getattr(type(event), "build_payload", None) is not _BUILD_PAYLOAD:
+            if not callable(getattr(event, "build_payload", None)):
+                raise TypeError(f"track() takes an Event, got {type(event).__name__}")
+            return None
+        pairs = event._payload_fields(self.encode_base64, self.json_encoder, self.subject)
+        for name, value in self.standard_nv_pairs.items():
+            if value is not None and value != "":
+                pairs[name] = value
+        pairs["eid"] = self.get_uuid()
+        pairs["dtm"] = self.get_timestamp()
         return pairs
 
-    def track(self, event: Event) -> str:
+    def track(self, event: Event) -> str | None:
         """Send ``event`` to every emitter; returns its event id.
 
         Never raises on delivery problems: those are reported by the emitters.
         """
-        pairs = self._complete_fields(event)
-        emitters = self.emitters
-        if (
-            len(emitters) == 1
-            and pairs.__class__ is BuiltPayload
-            and getattr(emitters[0], "accepts_built_payload", False)
-        ):
-            emitters[0].input(pairs)
+        fields = None
+        if getattr(self.complete_payload, "__func__", None) is _COMPLETE_PAYLOAD:
+            fields = self._complete_fields(event)
+        if fields is None:  # upstream's path: what a replaced complete_payload() gives
+            pairs = self.complete_payload(event=event).nv_pairs
         else:
-            plain = materialize(dict(pairs))
-            for emitter in emitters:
-                emitter.input(plain)
-        return str(pairs["eid"])
+            pairs = fields
+            emitters = self.emitters
+            if len(emitters) == 1:
+                only = emitters[0]
+                # The dict is new and nobody else sees it: our own emitter may keep it
+                # without a copy (unless its input() was replaced, e.g. by a test).
+                if isinstance(only, BaseEmitter) and only.input_is_own():
+                    only.input_new_payload(pairs)
+                    return str(pairs["eid"])
+        for emitter in self.emitters:
+            emitter.input(pairs)
+        eid = pairs.get("eid") if isinstance(pairs, dict) else None
+        return eid if isinstance(eid, str) else None
 
     def flush(self, is_async: bool = False, **kwargs: Any) -> Tracker:
         """Send what the emitters hold. ``asynchronous=`` is accepted as the 0.x spelling."""
@@ -192,6 +246,7 @@ class Tracker(CommerceMethods):  # CommerceMethods extends TrackMethods: every t
         return self
 
     def get_namespace(self) -> str | None:
+        """The namespace (``tna``) this tracker stamps on its events."""
         return self.standard_nv_pairs.get("tna")
 
     def __repr__(self) -> str:
@@ -200,5 +255,7 @@ class Tracker(CommerceMethods):  # CommerceMethods extends TrackMethods: every t
             f"{self.standard_nv_pairs.get('aid')!r}, emitters={len(self.emitters)})"
         )
 
+
+_COMPLETE_PAYLOAD = Tracker.complete_payload
 
 __all__ = ["Tracker"]

@@ -7,7 +7,6 @@ returns the event id. The cart and transaction methods are in
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from snowplow_tracker.constants import BASE_SCHEMA_PATH, SCHEMA_TAG
@@ -45,7 +44,15 @@ def present(**fields: Any) -> dict[str, Any]:
 class TrackMethods:
     """Mixin of the convenience methods; the class using it provides ``track``."""
 
-    def track(self, event: Event) -> str:  # pragma: no cover - provided by Tracker
+    def track(self, event: Event) -> str | None:  # pragma: no cover - provided by Tracker
+        raise NotImplementedError
+
+    @staticmethod
+    def get_uuid() -> str:  # pragma: no cover - provided by Tracker
+        raise NotImplementedError
+
+    @staticmethod
+    def get_timestamp(tstamp: float | None = None) -> int:  # pragma: no cover - by Tracker
         raise NotImplementedError
 
     def _track_sd(
@@ -56,13 +63,13 @@ class TrackMethods:
         tstamp: float | None,
         event_subject: Subject | None,
     ) -> Any:
-        self.track(
-            SelfDescribing(
-                SelfDescribingJson(schema, data),
-                event_subject=event_subject,
-                context=context,
-                true_timestamp=tstamp,
-            )
+        # Through track_self_describing_event, with keywords, as upstream: a test that
+        # patches it sees every schema'd event.
+        self.track_self_describing_event(
+            event_json=SelfDescribingJson(schema, data),
+            context=context,
+            tstamp=tstamp,
+            event_subject=event_subject,
         )
         return self
 
@@ -75,7 +82,7 @@ class TrackMethods:
         tstamp: float | None = None,
         event_subject: Subject | None = None,
     ) -> Any:
-        self.track(PageView(page_url, page_title, referrer, event_subject, context, tstamp))
+        self.track(event=PageView(page_url, page_title, referrer, event_subject, context, tstamp))
         return self
 
     def track_page_ping(
@@ -92,7 +99,7 @@ class TrackMethods:
         event_subject: Subject | None = None,
     ) -> Any:
         self.track(
-            PagePing(
+            event=PagePing(
                 page_url,
                 page_title,
                 referrer,
@@ -122,7 +129,7 @@ class TrackMethods:
         data = present(
             targetUrl=target_url,
             elementId=element_id,
-            elementClasses=list(element_classes) if element_classes is not None else None,
+            elementClasses=element_classes,
             elementTarget=element_target,
             elementContent=element_content,
         )
@@ -155,7 +162,7 @@ class TrackMethods:
         if type_ is not None:
             data["type"] = type_.lower()
         if element_classes is not None:
-            data["elementClasses"] = list(element_classes)
+            data["elementClasses"] = element_classes
         return self._track_sd(
             schema_uri("change_form", "1-0-0"), data, context, tstamp, event_subject
         )
@@ -174,7 +181,7 @@ class TrackMethods:
             form_element(element)
         data: dict[str, Any] = {"formId": form_id}
         if form_classes is not None:
-            data["formClasses"] = list(form_classes)
+            data["formClasses"] = form_classes
         if elements:
             data["elements"] = elements
         return self._track_sd(
@@ -193,7 +200,7 @@ class TrackMethods:
     ) -> Any:
         non_empty(terms, "terms")
         data = present(
-            terms=list(terms),
+            terms=terms,
             filters=filters,
             totalResults=total_results,
             pageResults=page_results,
@@ -231,8 +238,8 @@ class TrackMethods:
     ) -> Any:
         """A screen view in the mobile schema; a new UUID is used when ``id_`` is None."""
         self.track(
-            ScreenView(
-                id_ if id_ is not None else str(uuid.uuid4()),
+            event=ScreenView(
+                id_ if id_ is not None else self.get_uuid(),
                 name,
                 type,
                 previous_name,
@@ -258,7 +265,7 @@ class TrackMethods:
         event_subject: Subject | None = None,
     ) -> Any:
         self.track(
-            StructuredEvent(
+            event=StructuredEvent(
                 category, action, label, property_, value, event_subject, context, tstamp
             )
         )
@@ -271,7 +278,7 @@ class TrackMethods:
         tstamp: float | None = None,
         event_subject: Subject | None = None,
     ) -> Any:
-        self.track(SelfDescribing(event_json, event_subject, context, tstamp))
+        self.track(event=SelfDescribing(event_json, event_subject, context, tstamp))
         return self
 
     def track_unstruct_event(
@@ -282,4 +289,7 @@ class TrackMethods:
         event_subject: Subject | None = None,
     ) -> Any:
         """The 0.x name of :meth:`track_self_describing_event`."""
-        return self.track_self_describing_event(event_json, context, tstamp, event_subject)
+        self.track_self_describing_event(
+            event_json=event_json, context=context, tstamp=tstamp, event_subject=event_subject
+        )
+        return self

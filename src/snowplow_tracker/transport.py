@@ -5,6 +5,10 @@ own test mocks keep working). Without one, the emitter gets a private session
 that keeps pooled keep-alive connections and accepts no cookies, so server-side
 events never share a network user id; its requests go over bare ``http.client``
 connections when nothing could tell the difference (see :mod:`direct_http`).
+
+Whatever answers (a real server, a test's ``Mock``, an adapter mock), a request
+ends in a :class:`SendResult`; nothing here raises because of what the HTTP
+layer returned or raised.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from __future__ import annotations
 import email.utils
 import http.client
 import http.cookiejar
+import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -29,8 +34,9 @@ from snowplow_tracker.direct_http import (
     session_request_untouched,
 )
 from snowplow_tracker.endpoint import Endpoint
-from snowplow_tracker.json_text import dumps_event
-from snowplow_tracker.typing import PayloadDict
+from snowplow_tracker.json_text import ascii_json, dumps_event
+
+logger = logging.getLogger("snowplow_tracker")
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 15.0
@@ -57,6 +63,23 @@ class SendResult:
         return 200 <= self.status < 300
 
 
+class Requester:
+    """The two functions a request goes through when it goes through ``requests``.
+
+    Upstream's emitters call ``request_method.post(url, data=..., headers=...,
+    timeout=...)`` and ``request_method.get(url, params=..., timeout=...)``; ours
+    do the same whenever ``requests`` is the way out (a caller's session, a patched
+    ``requests.post``), and always when a caller replaced ``post`` or ``get`` here.
+    """
+
+    def __init__(self, post: Callable[..., Any], get: Callable[..., Any]) -> None:
+        self.post = post
+        self.get = get
+
+    def __repr__(self) -> str:
+        return f"Requester(post={self.post!r}, get={self.get!r})"
+
+
 def private_session(pool_size: int = 1) -> requests.Session:
     """A keep-alive session that never stores cookies."""
     session = requests.Session()
@@ -67,20 +90,9 @@ def private_session(pool_size: int = 1) -> requests.Session:
     return session
 
 
-def encode_event(event: PayloadDict) -> bytes:
+def encode_event(event: Mapping[str, Any]) -> bytes:
     """One event as compact UTF-8 JSON, as it appears inside a POST body."""
     return dumps_event(event)
-
-
-def encode_event_sent_at(event: PayloadDict, stm: bytes) -> bytes:
-    """:func:`encode_event` with ``"stm"`` (``stm`` is its ASCII digits) as first field.
-
-    Splicing saves copying the event dict for every attempt.
-    """
-    data = encode_event({k: v for k, v in event.items() if k != "stm"} if "stm" in event else event)
-    if data == b"{}":
-        return b'{"stm":"' + stm + b'"}'
-    return b'{"stm":"' + stm + b'",' + data[1:]
 
 
 def post_body(encoded_events: list[bytes]) -> bytes:
@@ -121,6 +133,36 @@ class Transport:
         self._direct: DirectConnections | None = None
         self._direct_checked = False
         self._direct_headers: dict[str, dict[str, str]] = {}
+        self._default_calls: tuple[Callable[..., Any], Callable[..., Any]]
+        self.requester = self._default_requester()
+
+    def _default_requester(self) -> Requester:
+        calls: tuple[Callable[..., Any], Callable[..., Any]]
+        if self.private:
+            calls = (requests.post, requests.get)
+        else:
+            calls = (self.session.post, self.session.get)
+        self._default_calls = calls
+        return Requester(*calls)
+
+    def _requests_call(self, method: str) -> Callable[..., Any]:
+        """The function a request goes out through when it goes through requests."""
+        post, get = self._default_calls
+        if method == "POST":
+            chosen = self.requester.post
+            if chosen is not post:  # replaced by the caller
+                return chosen
+            return requests.post if self.private else chosen
+        chosen = self.requester.get
+        if chosen is not get:
+            return chosen
+        return requests.get if self.private else chosen
+
+    def _requester_replaced(self, method: str) -> bool:
+        post, get = self._default_calls
+        if method == "POST":
+            return self.requester.post is not post
+        return self.requester.get is not get
 
     def set_header(self, name: str, value: str) -> None:
         """Send ``name: value`` on every later request."""
@@ -135,6 +177,9 @@ class Transport:
         self._direct_headers.clear()
         self._direct = None
         self._direct_checked = False
+        replaced = self._requester_replaced("POST") or self._requester_replaced("GET")
+        if not replaced:
+            self.requester = self._default_requester()
 
     def close(self) -> None:
         """Close idle connections."""
@@ -197,60 +242,107 @@ class Transport:
         return prepared, settings
 
     def _send(self, prepared: requests.PreparedRequest, settings: dict[str, Any]) -> SendResult:
-        try:
-            response = self.session.send(prepared, timeout=self.timeout, **settings)
-        except requests.RequestException as exc:
-            return SendResult(-1, error=_describe(exc))
-        return _result(response)
+        return _call(
+            lambda _url: self.session.send(prepared, timeout=self.timeout, **settings),
+            prepared.url or "",
+        )
 
-    def post(self, body: bytes) -> SendResult:
+    def post(self, body: bytes | str) -> SendResult:
+        """POST one body: UTF-8 JSON bytes, or text (what ``http_post`` is given)."""
         url = self.endpoint.post_url
-        route = self._direct_route("POST", url)
-        if route is not None:
-            result = self._send_direct(route, "POST", self.endpoint.post_target, body)
-            if result is not None:
-                return result
-        if self.private and requests.post is _REQUESTS_POST and session_request_untouched():
-            template, settings = self._template("POST", url)
-            prepared = template.copy()
-            prepared.body = body
-            prepared.headers["Content-Length"] = str(len(body))
-            return self._send(prepared, settings)
-        headers = {**self.headers, "Content-Type": _POST_CONTENT_TYPE}
-        send = requests.post if self.private else self.session.post
-        try:
-            response = send(url, data=body, headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
-            return SendResult(-1, error=_describe(exc))
-        return _result(response)
+        if not self._requester_replaced("POST"):
+            data = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
+            route = self._direct_route("POST", url)
+            if route is not None:
+                result = self._send_direct(route, "POST", self.endpoint.post_target, data)
+                if result is not None:
+                    return result
+            if self.private and requests.post is _REQUESTS_POST and session_request_untouched():
+                template, settings = self._template("POST", url)
+                prepared = template.copy()
+                prepared.body = data
+                prepared.headers["Content-Length"] = str(len(data))
+                return self._send(prepared, settings)
+        # As upstream: the body as ASCII JSON text, through requests.post or session.post.
+        text = ascii_json(body) if isinstance(body, bytes) else body
+        headers = {"Content-Type": _POST_CONTENT_TYPE, **self.headers}
+        return _call(
+            self._requests_call("POST"), url, data=text, headers=headers, timeout=self.timeout
+        )
 
-    def get(self, event: Mapping[str, str]) -> SendResult:
+    def get(self, event: Mapping[str, Any]) -> SendResult:
+        """GET one event: its fields become the query string."""
         url = self.endpoint.get_url
-        route = self._direct_route("GET", url)
-        if route is not None:
-            target = f"{self.endpoint.get_target}?{urlencode(event)}"
-            result = self._send_direct(route, "GET", target, None)
-            if result is not None:
-                return result
-        if self.private and requests.get is _REQUESTS_GET and session_request_untouched():
-            template, settings = self._template("GET", url)
-            prepared = template.copy()
-            prepared.url = f"{url}?{urlencode(event)}"
-            return self._send(prepared, settings)
-        send = requests.get if self.private else self.session.get
-        try:
-            response = send(url, params=event, headers=self.headers, timeout=self.timeout)
-        except requests.RequestException as exc:
-            return SendResult(-1, error=_describe(exc))
-        return _result(response)
+        if not self._requester_replaced("GET"):
+            route = self._direct_route("GET", url)
+            if route is not None:
+                target = f"{self.endpoint.get_target}?{query_string(event)}"
+                result = self._send_direct(route, "GET", target, None)
+                if result is not None:
+                    return result
+            if self.private and requests.get is _REQUESTS_GET and session_request_untouched():
+                template, settings = self._template("GET", url)
+                prepared = template.copy()
+                prepared.url = f"{url}?{query_string(event)}"
+                return self._send(prepared, settings)
+        # As upstream: the event itself as params (a string only when it holds text
+        # that requests could not encode), headers only when there are any.
+        params: Mapping[str, Any] | str = event if _encodable(event) else query_string(event)
+        extra: dict[str, Any] = {"headers": dict(self.headers)} if self.headers else {}
+        return _call(self._requests_call("GET"), url, params=params, timeout=self.timeout, **extra)
 
 
-def _result(response: requests.Response) -> SendResult:
-    status = response.status_code
-    # Read the (small) body so the connection goes back to the pool.
-    _ = response.content
-    error = None if 200 <= status < 300 else f"HTTP {status}: {response.text[:200]!r}"
-    return SendResult(status, parse_retry_after(response.headers.get("Retry-After")), error)
+def query_string(event: Mapping[str, Any]) -> str:
+    """The event as a query string; a lone surrogate is sent as its UTF-8 bytes
+    (``surrogatepass``), never an error."""
+    return urlencode(event, errors="surrogatepass")
+
+
+def _encodable(event: Mapping[str, Any]) -> bool:
+    for value in event.values():
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
+def _call(send: Callable[..., Any], url: str, **kwargs: Any) -> SendResult:
+    """One request the way upstream makes it; whatever comes back becomes a result."""
+    try:
+        response = send(url, **kwargs)
+    except requests.RequestException as exc:
+        return SendResult(-1, error=_describe(exc))
+    except Exception as exc:  # a test double raising something else: never our caller's problem
+        logger.warning("request to %s raised %r; it will be retried", url, exc)
+        return SendResult(-1, error=f"{type(exc).__name__}: {exc}"[:300])
+    return _result(response)
+
+
+def _result(response: Any) -> SendResult:
+    """A result from any response object: read by ``status_code``; headers and body only
+    when they are what requests gives (a test's ``Mock`` may carry neither)."""
+    status = status_of(response)
+    if isinstance(response, requests.Response):
+        _ = response.content  # read the (small) body so the connection goes back to the pool
+    error = None
+    if not 200 <= status < 300:
+        text = getattr(response, "text", None)
+        error = f"HTTP {status}: {text[:200]!r}" if isinstance(text, str) else f"HTTP {status}"
+    headers = getattr(response, "headers", None)
+    retry_after = headers.get("Retry-After") if isinstance(headers, Mapping) else None
+    return SendResult(
+        status, parse_retry_after(retry_after if isinstance(retry_after, str) else None), error
+    )
+
+
+def status_of(response: Any) -> int:
+    """The response's ``status_code`` as an int, or -1 when it has none that is a number."""
+    code = getattr(response, "status_code", None)
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code
+    return -1
 
 
 def _describe(exc: requests.RequestException) -> str:

@@ -12,6 +12,10 @@ ElementClasses = list[str] | tuple[str, ...]
 FormNodeName = Literal["INPUT", "TEXTAREA", "SELECT"]
 FormClasses = list[str] | tuple[str, ...]
 Method = Literal["get", "post"]
+HttpProtocol = Literal["http", "https"]
+#: Platforms the protocol knows (``p``); upstream 1.1.0's set plus ``headset``.
+SUPPORTED_PLATFORMS = frozenset({"pc", "tv", "mob", "cnsl", "iot", "web", "srv", "app", "headset"})
+SupportedPlatform = Literal["pc", "tv", "mob", "cnsl", "iot", "web", "srv", "app", "headset"]
 SuccessCallback = Callable[[PayloadDictList], None]
 FailureCallback = Callable[[int, PayloadDictList], None]
 DropCallback = Callable[[str, PayloadDictList], None]

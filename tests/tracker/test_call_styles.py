@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from snowplow_tracker import AsyncEmitter, Emitter, Subject, Tracker
+from snowplow_tracker import AsyncEmitter, Emitter, PageView, Subject, Tracker
 
 URL = "http://127.0.0.1:9"
 
@@ -50,7 +50,11 @@ def test_upstream_zero_x_order_with_subject_second() -> None:
 def test_emitter_first_without_namespace() -> None:
     tracker = Tracker(emitter())
     assert tracker.get_namespace() is None
-    assert "tna" not in tracker.standard_nv_pairs
+    # As upstream, the standard pairs name tna and aid even when absent; events leave
+    # them out.
+    assert tracker.standard_nv_pairs["tna"] is None
+    fields = tracker.complete_payload(PageView("https://p/")).nv_pairs
+    assert "tna" not in fields and "aid" not in fields
 
 
 @pytest.mark.parametrize("first", [5, None, 3.2, {"a": 1}, [], [1, 2]])

@@ -37,8 +37,8 @@ def test_a_large_buffer_is_split_into_batch_size_posts(recorder: Recorder) -> No
     assert report.sent == 25 and report.pending == 0
 
 
-def test_byte_limit_bounds_every_request_body(recorder: Recorder) -> None:
-    emitter = AsyncEmitter(recorder.url, batch_size=100, byte_limit=2000)
+def test_max_request_bytes_bounds_every_request_body(recorder: Recorder) -> None:
+    emitter = AsyncEmitter(recorder.url, batch_size=100, max_request_bytes=2000)
     tracker = Tracker("ns", emitter)
     track(tracker, 60)
     assert emitter.flush(timeout=10).sent == 60

@@ -80,9 +80,13 @@ def test_circular_reference_is_a_value_error() -> None:
         json_text.dumps(loop)
 
 
-def test_lone_surrogate_is_a_value_error() -> None:
-    with pytest.raises(ValueError):
-        json_text.dumps({"s": "\ud800"})
+def test_lone_surrogate_is_escaped_not_an_error() -> None:
+    # What the standard library's ensure_ascii writes: valid JSON that reads back as sent.
+    data = json_text.dumps({"s": "cut \ud800", "t": "caf\u00e9"})
+    assert json.loads(data) == {"s": "cut \ud800", "t": "caf\u00e9"}
+    assert b"\\ud800" in data
+    event = json_text.dumps_event({"se_ca": "cat\ud83d", "se_ac": "ok"})
+    assert json.loads(event) == {"se_ca": "cat\ud83d", "se_ac": "ok"}
 
 
 @pytest.mark.skipif(not json_text.accelerated(), reason="orjson is not installed here")

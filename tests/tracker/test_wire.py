@@ -151,4 +151,7 @@ def test_emitters_import_from_upstreams_paths() -> None:
     assert emitters.AsyncEmitter is async_emitter.AsyncEmitter is snowplow_tracker.AsyncEmitter
     assert emitters.AsyncioEmitter is snowplow_tracker.AsyncioEmitter
     assert emitters.Emitter is snowplow_tracker.Emitter
-    assert set(emitters.__all__) == {"AsyncEmitter", "AsyncioEmitter", "Emitter"}
+    assert {"AsyncEmitter", "AsyncioEmitter", "Emitter", "DEFAULT_MAX_LENGTH"} <= set(
+        emitters.__all__
+    )
+    assert issubclass(emitters.AsyncEmitter, emitters.Emitter)

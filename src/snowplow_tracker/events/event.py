@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import repeat
 
 from snowplow_tracker.constants import CONTEXT_SCHEMA
-from snowplow_tracker.payload import BuiltPayload, Payload, add_json, materialize
+from snowplow_tracker.payload import Payload, add_json
 from snowplow_tracker.self_describing_json import SelfDescribingJson
 from snowplow_tracker.subject import Subject
 from snowplow_tracker.typing import JsonEncoderFunction, PayloadDict
@@ -94,9 +94,7 @@ class Event:
     ) -> Payload:
         """The event's full fields: own fields, context, ``ttm`` and the subject's fields."""
         payload = Payload()
-        payload.nv_pairs = materialize(
-            dict(self._payload_fields(encode_base64, json_encoder, subject))
-        )
+        payload.nv_pairs = self._payload_fields(encode_base64, json_encoder, subject)
         return payload
 
     def _payload_fields(
@@ -105,15 +103,14 @@ class Event:
         json_encoder: JsonEncoderFunction | None,
         subject: Subject | None = None,
     ) -> PayloadDict:
-        """What :meth:`build_payload` holds, as a new :class:`BuiltPayload` whose base64
-        fields are still JSON ``bytes`` (subclasses add their fields)."""
+        """What :meth:`build_payload` holds, as a new dict (subclasses add their fields)."""
         event_subject = self._event_subject
         if event_subject is not None:
-            pairs = BuiltPayload(event_subject.combine_subject(subject))
+            pairs = _present(event_subject.combine_subject(subject))
         elif subject is not None:
-            pairs = BuiltPayload(subject.standard_nv_pairs)
+            pairs = _present(subject.standard_nv_pairs)
         else:
-            pairs = BuiltPayload()
+            pairs = {}
         pairs.update(self._own_fields())
         if self._context:
             entities = [{"schema": c.schema, "data": c.data} for c in self._context]
@@ -122,3 +119,11 @@ class Event:
         if self._true_timestamp is not None:
             pairs["ttm"] = int(self._true_timestamp)
         return pairs
+
+
+def _present(fields: PayloadDict) -> PayloadDict:
+    """A copy of ``fields`` without absent values (None or ""), as upstream adds them."""
+    values = fields.values()
+    if None in values or "" in values:
+        return {k: v for k, v in fields.items() if v is not None and v != ""}
+    return dict(fields)

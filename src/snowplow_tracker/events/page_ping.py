@@ -1,7 +1,13 @@
-"""Page ping events (``e=pp``): the reader is still on the page, and how far they scrolled."""
+"""Page ping events (``e=pp``): the reader is still on the page, and how far they scrolled.
+
+Imports written ``X as X`` keep names upstream's module has, for code that imports
+them from here.
+"""
 
 from __future__ import annotations
 
+from snowplow_tracker.contracts import non_empty_string as non_empty_string
+from snowplow_tracker.events.event import Event as Event
 from snowplow_tracker.events.page_view import PageFields
 from snowplow_tracker.self_describing_json import SelfDescribingJson
 from snowplow_tracker.subject import Subject

@@ -1,14 +1,22 @@
-"""Screen views of mobile and desktop apps, in the mobile ``screen_view`` schema."""
+"""Screen views of mobile and desktop apps, in the mobile ``screen_view`` schema.
+
+Imports written ``X as X`` keep names upstream's module has, for code that imports
+them from here.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from snowplow_tracker.constants import MOBILE_SCHEMA_PATH as MOBILE_SCHEMA_PATH
 from snowplow_tracker.constants import MOBILE_SCREEN_VIEW_SCHEMA
+from snowplow_tracker.constants import SCHEMA_TAG as SCHEMA_TAG
 from snowplow_tracker.contracts import non_empty_string
+from snowplow_tracker.events.event import Event as Event
 from snowplow_tracker.events.self_describing import SelfDescribing
 from snowplow_tracker.self_describing_json import SelfDescribingJson
 from snowplow_tracker.subject import Subject
+from snowplow_tracker.typing import JsonEncoderFunction as JsonEncoderFunction
 
 _FIELDS = {
     "id_": "id",

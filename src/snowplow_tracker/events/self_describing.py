@@ -1,8 +1,13 @@
-"""Self-describing events (``e=ue``): any data with its Iglu schema URI."""
+"""Self-describing events (``e=ue``): any data with its Iglu schema URI.
+
+Imports written ``X as X`` keep names upstream's module has, for code that imports
+them from here.
+"""
 
 from __future__ import annotations
 
 from snowplow_tracker.constants import UNSTRUCT_EVENT_SCHEMA
+from snowplow_tracker.contracts import non_empty as non_empty
 from snowplow_tracker.events.event import Event
 from snowplow_tracker.payload import add_json
 from snowplow_tracker.self_describing_json import SelfDescribingJson
