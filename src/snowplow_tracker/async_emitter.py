@@ -32,12 +32,13 @@ from snowplow_tracker.typing import DropCallback, FailureCallback, PayloadDict, 
 class AsyncEmitter(Emitter):
     """Sends from ``thread_count`` background threads; ``input()`` never touches the network.
 
-    A full batch (``batch_size`` events, or ``byte_limit``) calls ``flush()``, as
-    upstream's does; ``flush()`` hands the work to the sender threads through
-    ``queue`` and returns. Partial batches go out ``flush_interval`` seconds (default
-    1) after the first of them was queued. ``flush(timeout=...)`` and ``sync_flush()``
-    wait until everything is delivered or the deadline passes. An exit hook closes
-    the emitter within ``exit_timeout``.
+    A full batch (``batch_size`` events, or ``byte_limit``) wakes a sender thread
+    (a replaced ``flush()`` is called instead, as upstream calls it); ``flush()``
+    hands all that waits to the sender threads through ``queue`` and returns.
+    Partial batches go out ``flush_interval`` seconds (default 1) after the first of
+    them was queued. ``flush(timeout=...)`` and ``sync_flush()`` wait until
+    everything is delivered or the deadline passes. An exit hook closes the emitter
+    within ``exit_timeout``.
     """
 
     def __init__(
@@ -112,6 +113,7 @@ class AsyncEmitter(Emitter):
         self._start_lock = threading.Lock()
         self._workers: list[threading.Thread] = []
         self._flush_wanted = False
+        self._batch_requested = False
         self._stopping = False
         # When the oldest event of a partial batch was queued (None: nothing waits).
         self._waiting_since: float | None = None
@@ -136,8 +138,15 @@ class AsyncEmitter(Emitter):
         waiting = int(self.event_store.size())
         if self._waiting_since is None:
             self._waiting_since = time.monotonic()
-        if not self._flush_wanted and self.reached_limit():
-            self.flush()
+        if self.reached_limit():
+            if getattr(self.flush, "__func__", None) is not _FLUSH:
+                self.flush()  # replaced (a test, a subclass): called at every full batch
+            elif not self._batch_requested:
+                # Our flush() would drain partial batches too; a full batch needs only
+                # a sender thread awake.
+                self._batch_requested = True
+                self._reset_bytes_queued()
+                self._wake()
         if waiting > self._yield_above and self.delivery.backoff_remaining() == 0:
             # A burst is outrunning a healthy endpoint: hand the GIL to the sender
             # threads for a moment instead of filling the queue until it drops events.
@@ -173,6 +182,7 @@ class AsyncEmitter(Emitter):
                 requested = True
             except queue.Empty:
                 requested = False
+            self._batch_requested = False
             try:
                 if self._closed or (self._stopping and self.delivery.pending() == 0):
                     return
@@ -302,6 +312,7 @@ class AsyncEmitter(Emitter):
 
 
 OWN_INPUTS.add(AsyncEmitter.input)
+_FLUSH = AsyncEmitter.flush
 
 
 class AsyncioEmitter(AsyncEmitter):
