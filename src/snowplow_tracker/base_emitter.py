@@ -34,6 +34,7 @@ from snowplow_tracker.typing import (
     DropCallback,
     FailureCallback,
     PayloadDict,
+    QueuedEvent,
     SuccessCallback,
 )
 
@@ -108,7 +109,9 @@ class BaseEmitter(UpstreamSeams):
         )
         if event_store is not None and not isinstance(event_store, EventStore):
             raise TypeError("event_store must implement the EventStore protocol")
-        self.event_store: Any = event_store or InMemoryEventStore(logger, self.buffer_capacity)
+        self.event_store: EventStore = event_store or InMemoryEventStore(
+            logger, self.buffer_capacity
+        )
         #: As given; None means the default (5 s to connect, 15 s to read).
         self.request_timeout = request_timeout
         timeout = resolve_timeout(request_timeout)
@@ -197,7 +200,7 @@ class BaseEmitter(UpstreamSeams):
         kept without a copy."""
         return self.input(payload)
 
-    def _accept(self, payload: PayloadDict, *, new: bool = False) -> PayloadDict | None:
+    def _accept(self, payload: PayloadDict, *, new: bool = False) -> QueuedEvent | None:
         """Queue one event as upstream does (POST: every value as text; GET: the dict as
         it came); returns it, or None when it was dropped (and reported)."""
         if self.bytes_queued is not None:

@@ -22,8 +22,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol
+from typing import Protocol
 
+from snowplow_tracker.event_store import EventStore, LimitedBatchStore
 from snowplow_tracker.reports import Counters
 from snowplow_tracker.retry import RetryPolicy
 from snowplow_tracker.transport import SendResult, encode_event, post_body
@@ -64,7 +65,7 @@ class Delivery:
         self,
         *,
         sender: Sender,
-        store: Any,
+        store: EventStore,
         method: str,
         limits: BatchLimits,
         policy: RetryPolicy,
@@ -78,7 +79,9 @@ class Delivery:
         self.policy = policy
         self.counters = counters
         self.max_event_age = max_event_age
-        self._claim_takes_limit = bool(getattr(store, "supports_batch_limit", False))
+        self._limited: LimitedBatchStore | None = (
+            store if isinstance(store, LimitedBatchStore) and store.supports_batch_limit else None
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -152,11 +155,9 @@ class Delivery:
         return outcome
 
     def _claim(self) -> PayloadDictList:
-        if self._claim_takes_limit:
-            batch: PayloadDictList = self.store.get_events_batch(self.limits.claim_size)
-        else:
-            batch = self.store.get_events_batch()
-        return batch
+        if self._limited is not None:
+            return self._limited.get_events_batch(self.limits.claim_size)
+        return self.store.get_events_batch()
 
     def _send(self, events: PayloadDictList, claimed: bool) -> RoundOutcome:
         events = self._drop_expired(events, claimed)

@@ -39,6 +39,18 @@ class EventStore(Protocol):
         ...
 
 
+@runtime_checkable
+class LimitedBatchStore(EventStore, Protocol):
+    """A store whose ``get_events_batch`` can take at most ``max_events`` (ours do),
+    so that one round never claims the whole queue."""
+
+    supports_batch_limit: bool
+
+    def get_events_batch(self, max_events: int | None = None) -> PayloadDictList:
+        """Take at most ``max_events`` events (all without a limit)."""
+        ...
+
+
 class InMemoryEventStore:
     """A bounded FIFO in memory.
 

@@ -7,6 +7,9 @@ from typing import Any, Literal, Protocol
 
 PayloadDict = dict[str, Any]
 PayloadDictList = list[PayloadDict]
+#: An event as an emitter queues it until it is sent, in upstream's shape: for POST
+#: every value is a str, for GET the values are as tracked; ``stm`` is added when sent.
+QueuedEvent = PayloadDict
 JsonEncoderFunction = Callable[[Any], Any]
 ElementClasses = list[str] | tuple[str, ...]
 FormNodeName = Literal["INPUT", "TEXTAREA", "SELECT"]
