@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from snowplow_tracker.json_text import dumps
 from snowplow_tracker.typing import PayloadDict, PayloadDictList
 
 logger = logging.getLogger("snowplow_tracker")
@@ -110,7 +111,8 @@ class SQLiteEventStore:
     # -- the EventStore protocol -----------------------------------------------------------
 
     def add_event(self, payload: PayloadDict) -> bool:
-        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        # Surrogate-safe: a lone surrogate is written as a \uXXXX escape, never an error.
+        text = dumps(payload).decode("utf-8")
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")

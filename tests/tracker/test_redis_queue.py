@@ -87,3 +87,17 @@ def test_worker_killed_mid_batch_loses_nothing(recorder: Recorder, rdb: object, 
         pass
     delivered = {e["se_la"] for r in recorder.requests[1:] for e in r.events()}
     assert delivered == {str(i) for i in range(200)}
+
+
+def test_a_lone_surrogate_is_pushed_and_delivered(
+    recorder: Recorder, rdb: object, key: str
+) -> None:
+    from snowplow_tracker import RedisEmitter, RedisWorker
+
+    drops: list[str] = []
+    tracker = Tracker("ns", RedisEmitter(rdb, key, on_drop=lambda why, events: drops.append(why)))  # type: ignore[arg-type]
+    tracker.track_struct_event("cat\ud83d", "act")  # a cut emoji: must not be dropped
+    assert drops == []
+    worker = RedisWorker(Emitter(recorder.url, batch_size=10), rdb, key, name="w1")  # type: ignore[arg-type]
+    worker.run_once()
+    assert [e["se_ca"] for e in recorder.wait_for_events(1)] == ["cat\ud83d"]

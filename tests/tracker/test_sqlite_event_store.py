@@ -132,3 +132,18 @@ def test_age_is_bounded_by_the_emitters_max_event_age(recorder: Recorder, tmp_pa
     report = emitter.flush()
     assert drops == ["older"] and report.dropped == {"expired": 1}
     assert store.total() == 0
+
+
+def test_a_lone_surrogate_is_queued_on_disk_and_sent_escaped(
+    recorder: Recorder, tmp_path: Path
+) -> None:
+    store = SQLiteEventStore(tmp_path / "queue.sqlite")
+    emitter = Emitter(recorder.url, batch_size=10, event_store=store)
+    tracker = Tracker("ns", emitter)
+    tracker.track_struct_event("cat\ud83d", "act")  # a cut emoji: must not raise
+    tracker.track_struct_event("fine", "act")
+    assert store.total() == 2
+    emitter.flush()
+    sent = recorder.wait_for_events(2)
+    assert [e["se_ca"] for e in sent] == ["cat\ud83d", "fine"]
+    assert b"\\ud83d" in recorder.requests[0].body
