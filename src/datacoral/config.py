@@ -26,11 +26,31 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     db: Path = Path(DEFAULT_DB)
-    #: Bodies above this size get 413 and a size-violation bad row.
+    #: Bodies above this size (as sent, and once decoded when sent with gzip or deflate)
+    #: get 413 and a size-violation bad row.
     max_body_bytes: int = 1024 * 1024
+    #: Levels of arrays and objects a stored self-describing event (ue_px/ue_pr) or list of
+    #: contexts (cx/co) may nest; deeper ones become bad rows. 254 is the most the JSON
+    #: encoder writes, and the only value that adds no check per event.
+    max_json_depth: int = 254
+    #: Requests whose request line (method, target, version) is longer get 414.
+    max_request_line_bytes: int = 8 * 1024
+    #: Requests whose head (request line and headers) is larger get 431.
+    max_header_bytes: int = 64 * 1024
+    #: Seconds a client has to send a request head, from its first byte; then 408.
+    header_timeout_seconds: float = 10.0
+    #: Seconds a client has to send a request body, from the end of its head; then 408.
+    body_timeout_seconds: float = 30.0
+    #: Seconds an open connection may wait for its next request before it is closed.
+    keep_alive_timeout_seconds: float = 15.0
+    #: Connections open at once; past it a new connection replaces an idle one or gets 503
+    #: with Retry-After. None: 1000, or fewer when the open-file limit (``ulimit -n``)
+    #: cannot hold that many (see ``datacoral.collector.connection_limits``).
+    max_connections: int | None = None
     #: Peers whose X-Forwarded-For / X-Forwarded-Proto are believed.
     trusted_proxies: tuple[str, ...] = ()
-    #: Seconds a client is told to wait (Retry-After) when storage is unavailable.
+    #: Seconds a client is told to wait (Retry-After) when storage is unavailable or the
+    #: endpoint has ``max_connections`` open.
     retry_after_seconds: int = 5
     #: Domain attribute of the ``sp`` network-user-id cookie (e.g. ``example.com`` to share
     #: it with every subdomain); None ties it to the endpoint's host.
@@ -48,6 +68,19 @@ class Settings:
             raise ValueError(f"port must be 0-65535, got {self.port}")
         if self.max_body_bytes < 1024:
             raise ValueError("max_body_bytes must be at least 1024")
+        if not 2 <= self.max_json_depth <= 254:
+            raise ValueError("max_json_depth must be 2-254")
+        if self.max_request_line_bytes < 1024:
+            raise ValueError("max_request_line_bytes must be at least 1024")
+        if self.max_header_bytes < self.max_request_line_bytes:
+            raise ValueError("max_header_bytes must be at least max_request_line_bytes")
+        for name in ("header_timeout_seconds", "body_timeout_seconds"):
+            if not 0 < getattr(self, name) <= 3600:
+                raise ValueError(f"{name} must be more than 0 and at most 3600")
+        if not 0 < self.keep_alive_timeout_seconds <= 3600:
+            raise ValueError("keep_alive_timeout_seconds must be more than 0 and at most 3600")
+        if self.max_connections is not None and self.max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
         if self.retry_after_seconds < 1:
             raise ValueError("retry_after_seconds must be at least 1")
         if not 0 < self.storage_busy_timeout_seconds <= 60:
@@ -80,12 +113,26 @@ class Settings:
 
 
 def _parse(name: str, raw: str) -> Any:
-    if name in ("port", "max_body_bytes", "retry_after_seconds", "shutdown_timeout_seconds"):
+    if name in (
+        "port",
+        "max_body_bytes",
+        "max_json_depth",
+        "max_request_line_bytes",
+        "max_header_bytes",
+        "max_connections",
+        "retry_after_seconds",
+        "shutdown_timeout_seconds",
+    ):
         try:
             return int(raw)
         except ValueError:
             raise ValueError(f"DATACORAL_{name.upper()} must be an integer, got {raw!r}") from None
-    if name == "storage_busy_timeout_seconds":
+    if name in (
+        "storage_busy_timeout_seconds",
+        "header_timeout_seconds",
+        "body_timeout_seconds",
+        "keep_alive_timeout_seconds",
+    ):
         try:
             return float(raw)
         except ValueError:

@@ -55,8 +55,9 @@ def test_tail_newest_last(run: Run, db: Path) -> None:
     tailed = run("events", "tail", "--env", "dev", "-n", "2")
     assert tailed.exit_code == 0
     lines = tailed.stdout.splitlines()
-    assert [line.split()[2] for line in lines] == [events[3].event_id, events[4].event_id]
-    assert lines[0].split()[4] == "app3"
+    assert [line.split()[1] for line in lines] == [events[3].event_id, events[4].event_id]
+    assert lines[0].split()[3] == "app3"
+    assert lines[0].split()[0] == "2023-11-14T22:13:20.000Z"
 
     as_json = [
         json.loads(line)
@@ -87,7 +88,7 @@ def test_show(run: Run, db: Path) -> None:
     fields = dict(line.split(maxsplit=1) for line in shown.stdout.splitlines())
     assert fields["environment"] == "prod"
     assert fields["event_id"] == event.event_id
-    assert fields["collector_tstamp"] == "2023-11-14 22:13:20.000Z (1700000000000)"
+    assert fields["collector_tstamp"] == "2023-11-14T22:13:20.000Z (1700000000000)"
     [as_json] = json.loads(run("events", "show", event.event_id, "--json").stdout)
     assert as_json["event_id"] == event.event_id
     assert as_json["unstruct_event"] == {"schema": "test", "data": {"foo": "bar"}}

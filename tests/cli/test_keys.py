@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from datacoral.admin.keys import hash_key
@@ -61,3 +62,45 @@ def test_key_errors(run: Run) -> None:
     usage = run("key", "create")
     assert usage.exit_code == 2
     assert "Missing option '--env'" in usage.stderr
+
+
+def test_revoking_a_revoked_key_says_it_already_was(run: Run) -> None:
+    created = json.loads(run("key", "create", "--env", "dev", "--json").stdout)
+    key_id = created["key_id"]
+    assert run("key", "revoke", key_id).exit_code == 0
+    [listed] = json.loads(run("key", "list", "--json").stdout)
+    again = run("key", "revoke", key_id)
+    assert (again.exit_code, again.stdout) == (
+        0,
+        f"key {key_id} of environment 'dev' was already revoked at {listed['revoked_at']};"
+        " nothing changed\n",
+    )
+    assert json.loads(run("key", "list", "--json").stdout) == [listed]
+
+
+def test_revoke_given_the_key_itself_points_to_its_id(run: Run) -> None:
+    created = json.loads(run("key", "create", "--env", "dev", "--json").stdout)
+    secret, key_id = created["key"], created["key_id"]
+    given_key = run("key", "revoke", secret)
+    assert (given_key.exit_code, given_key.stderr) == (
+        1,
+        f"error: {secret[:8]}... is an API key, not its id; revoke it by its id:"
+        f" datacoral key revoke {key_id}\n",
+    )
+    assert secret not in given_key.output  # a secret is never echoed
+    assert json.loads(run("key", "list", "--json").stdout)[0]["revoked_at"] is None
+
+    unknown = run("key", "revoke", "dck_not-a-key-of-this-database")
+    assert (unknown.exit_code, unknown.stderr) == (
+        1,
+        "error: dck_not-... looks like an API key, not a key id, and no key of this"
+        " database matches it; `datacoral key list` shows the ids (key_...)\n",
+    )
+
+
+def test_timestamps_are_iso_8601(run: Run) -> None:
+    run("key", "create", "--env", "dev")
+    [listed] = json.loads(run("key", "list", "--json").stdout)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", listed["created_at"])
+    [_, row] = run("key", "list").stdout.splitlines()
+    assert listed["created_at"] in row.split()

@@ -55,10 +55,12 @@ def test_locked_database_gives_503_then_recovers(db_path: Path) -> None:
 def test_unopenable_database_fails_the_start(tmp_path: Path) -> None:
     garbage = tmp_path / "not-a-database.sqlite"
     garbage.write_bytes(b"this is not SQLite " * 500)
+    # A file that is not a database is bad input (exit 1), said in one line before the
+    # server starts.
     with (
-        pytest.raises(AssertionError, match=r"did not start \(exit code 3\)") as failure,
+        pytest.raises(AssertionError, match=r"did not start \(exit code 1\)") as failure,
         running_server(garbage, startup_timeout=15),
     ):
         pass
-    assert "could not open storage" in str(failure.value)
+    assert "is not a SQLite database" in str(failure.value)
     assert "Traceback" not in str(failure.value)

@@ -17,10 +17,8 @@ calls here emit no DeprecationWarning.
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,69 +30,27 @@ import responses
 from freezegun import freeze_time
 from httmock import HTTMock, urlmatch
 
-import snowplow_tracker
-from snowplow_tracker import Emitter, Tracker
-
-OURS = hasattr(snowplow_tracker, "DeliveryReport")
-
-POST_URL = "https://collector.test/com.snowplowanalytics.snowplow/tp2"
-GET_URL = "https://collector.test/i"
-POST_CONTENT_TYPE = "application/json; charset=utf-8"
-PAYLOAD_DATA_SCHEMA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
-TRACKER_VERSION = "py-" + snowplow_tracker.__version__
-FROZEN_AT = "2024-01-02 03:04:05.500"
-FROZEN_DTM = "1704164645500"
-# Documented difference: our stm keeps the milliseconds, upstream's is whole seconds * 1000.
-FROZEN_STM = "1704164645500" if OURS else "1704164645000"
-WAIT_SECONDS = 10.0
+from snowplow_tracker import Tracker
+from tests.tracker.upstream_compat import (
+    FROZEN_AT,
+    FROZEN_MS,
+    FROZEN_STM,
+    GET_URL,
+    PAYLOAD_DATA_SCHEMA,
+    POST_CONTENT_TYPE,
+    POST_URL,
+    TRACKER_VERSION,
+    Callbacks,
+    new_emitter,
+    quiet,
+    settle,
+)
 
 LIBRARIES = ["responses", "requests-mock", "httmock"]
 # The headers requests itself adds; upstream adds only Content-Type (POST), and so do we
 # when no api key, environment or custom headers are configured.
 GET_HEADER_NAMES = {"user-agent", "accept-encoding", "accept", "connection"}
 POST_HEADER_NAMES = GET_HEADER_NAMES | {"content-type", "content-length"}
-
-
-@contextmanager
-def quiet() -> Iterator[None]:
-    """Upstream's track_* methods warn that they are deprecated; ours do not."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        yield
-
-
-class Callbacks:
-    """on_success / on_failure keeping copies of their arguments, in order."""
-
-    def __init__(self) -> None:
-        self.log: list[tuple[str, tuple[Any, ...]]] = []
-        self._changed = threading.Condition()
-
-    def on_success(self, *args: Any) -> None:
-        with self._changed:
-            self.log.append(("success", copy.deepcopy(args)))
-            self._changed.notify_all()
-
-    def on_failure(self, *args: Any) -> None:
-        with self._changed:
-            self.log.append(("failure", copy.deepcopy(args)))
-            self._changed.notify_all()
-
-    def kinds(self) -> list[str]:
-        return [kind for kind, _ in self.log]
-
-    def successes(self) -> list[list[dict[str, Any]]]:
-        return [args[0] for kind, args in self.log if kind == "success"]
-
-    def failures(self) -> list[tuple[int, list[dict[str, Any]]]]:
-        return [(args[0], args[1]) for kind, args in self.log if kind == "failure"]
-
-    def wait_for_success_of(self, ids: set[str]) -> bool:
-        def done() -> bool:
-            return ids <= {e["eid"] for batch in self.successes() for e in batch}
-
-        with self._changed:
-            return self._changed.wait_for(done, WAIT_SECONDS)
 
 
 @contextmanager
@@ -133,12 +89,6 @@ def mocked_collector(
             yield lambda: list(seen)
 
 
-def settle(emitter: Any) -> None:
-    """Ours only: deliver or give up what is still queued while the mock is in place."""
-    if OURS:
-        emitter.close(timeout=2.0)
-
-
 def post_events(request: Any) -> list[dict[str, Any]]:
     body = request.body
     if isinstance(body, bytes):
@@ -152,15 +102,6 @@ def get_fields(request: Any) -> dict[str, str]:
     parts = urlsplit(request.url)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == GET_URL
     return dict(parse_qsl(parts.query, keep_blank_values=True))
-
-
-def new_emitter(callbacks: Callbacks, **options: Any) -> Emitter:
-    return Emitter(
-        "collector.test",
-        on_success=callbacks.on_success,
-        on_failure=callbacks.on_failure,
-        **options,
-    )
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
@@ -189,7 +130,7 @@ def test_a_full_batch_of_three_is_one_post_every_time(library: str) -> None:
         assert len(seen()) == 20
 
     assert callbacks.kinds() == ["success"] * 20
-    assert [len(batch) for batch in callbacks.successes()] == [3] * 20
+    assert [len(batch) for batch in callbacks.successes] == [3] * 20
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
@@ -229,7 +170,7 @@ def test_get_sends_one_request_per_event_with_upstream_fields(library: str) -> N
             "se_ac": action,
             "se_va": "3",
             "p": "pc",
-            "dtm": FROZEN_DTM,
+            "dtm": str(FROZEN_MS),
             "tv": TRACKER_VERSION,
             "tna": "ns",
             "aid": "app",
@@ -237,9 +178,30 @@ def test_get_sends_one_request_per_event_with_upstream_fields(library: str) -> N
         }
     assert len({query["eid"] for query in fields}) == 3
     assert callbacks.kinds() == ["success"] * 3
-    assert [[e["eid"] for e in batch] for batch in callbacks.successes()] == [
+    assert [[e["eid"] for e in batch] for batch in callbacks.successes] == [
         [query["eid"]] for query in fields
     ]
+
+
+ACTIONS = ["one", "two", "three"]
+
+
+def track_actions(tracker: Tracker) -> None:
+    with quiet():
+        for action in ACTIONS:
+            tracker.track_struct_event("shop", action)
+
+
+def check_reported_then_retried(
+    callbacks: Callbacks, emitter: Any, report: tuple[int, list[dict[str, Any]]]
+) -> None:
+    """The failure report of the first flush names all three; their retry succeeds."""
+    sent_count, failed = report
+    assert sent_count == 0
+    assert [e["se_ac"] for e in failed] == ACTIONS
+    assert all("stm" in e for e in failed)
+    assert callbacks.wait_for_success_of({e["eid"] for e in failed}), callbacks.log
+    settle(emitter)
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
@@ -247,16 +209,9 @@ def test_a_500_on_post_is_reported_once_then_retried(library: str) -> None:
     callbacks = Callbacks()
     with mocked_collector(library, "post", [500, 200]) as seen:
         emitter = new_emitter(callbacks, batch_size=3)
-        tracker = Tracker("ns", emitter)
-        with quiet():
-            for action in ("one", "two", "three"):
-                tracker.track_struct_event("shop", action)
-        [(sent_count, failed)] = callbacks.failures()
-        assert sent_count == 0
-        assert [e["se_ac"] for e in failed] == ["one", "two", "three"]
-        assert all("stm" in e for e in failed)
-        assert callbacks.wait_for_success_of({e["eid"] for e in failed}), callbacks.log
-        settle(emitter)
+        track_actions(Tracker("ns", emitter))
+        [report] = callbacks.failures
+        check_reported_then_retried(callbacks, emitter, report)
         requests_seen = seen()
 
     assert callbacks.kinds() == ["failure", "success"]
@@ -270,19 +225,11 @@ def test_a_500_on_get_is_reported_once_per_flush_with_the_totals(library: str) -
     callbacks = Callbacks()
     with mocked_collector(library, "get", [500, 500, 500, 200]) as seen:
         emitter = new_emitter(callbacks, method="get", batch_size=3)
-        tracker = Tracker("ns", emitter)
-        with quiet():
-            for action in ("one", "two", "three"):
-                tracker.track_struct_event("shop", action)
+        track_actions(Tracker("ns", emitter))
         assert callbacks.kinds()[0] == "failure"
-        sent_count, failed = callbacks.failures()[0]
-        assert sent_count == 0
-        assert [e["se_ac"] for e in failed] == ["one", "two", "three"]
-        assert all("stm" in e for e in failed)
-        assert callbacks.wait_for_success_of({e["eid"] for e in failed}), callbacks.log
-        settle(emitter)
+        check_reported_then_retried(callbacks, emitter, callbacks.failures[0])
         requests_seen = seen()
 
     assert callbacks.kinds() == ["failure", "success"]
-    assert [get_fields(r)["se_ac"] for r in requests_seen[:3]] == ["one", "two", "three"]
+    assert [get_fields(r)["se_ac"] for r in requests_seen[:3]] == ACTIONS
     assert len(requests_seen) == 6

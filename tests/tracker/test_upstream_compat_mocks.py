@@ -20,13 +20,11 @@ here emit no DeprecationWarning. Upstream raises where a mocked response has no 
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import re
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -48,80 +46,32 @@ from snowplow_tracker import (
     Subject,
     Tracker,
 )
+from tests.tracker.upstream_compat import (
+    FROZEN_AT,
+    FROZEN_MS,
+    FROZEN_STM,
+    GET_URL,
+    OURS,
+    PAYLOAD_DATA_SCHEMA,
+    POST_CONTENT_TYPE,
+    POST_URL,
+    THING_SCHEMA,
+    TRACKER_VERSION,
+    USER_SCHEMA,
+    Callbacks,
+    decode_b64,
+    new_emitter,
+    quiet,
+    settle,
+)
 
-OURS = hasattr(snowplow_tracker, "DeliveryReport")
-
-POST_URL = "https://collector.test/com.snowplowanalytics.snowplow/tp2"
-GET_URL = "https://collector.test/i"
-POST_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
-PAYLOAD_DATA_SCHEMA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
+POST_HEADERS = {"Content-Type": POST_CONTENT_TYPE}
 UNSTRUCT_SCHEMA = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
 CONTEXTS_SCHEMA = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
-TRACKER_VERSION = "py-" + snowplow_tracker.__version__
 # Documented difference: our requests are bounded by default, upstream's are not.
 EXPECTED_TIMEOUT = (5.0, 15.0) if OURS else None
-
-FROZEN_AT = "2024-01-02 03:04:05.500"
-FROZEN_MS = 1704164645500
-# Documented difference: our stm keeps the milliseconds, upstream's is whole seconds * 1000.
-FROZEN_STM = "1704164645500" if OURS else "1704164645000"
-
-THING_SCHEMA = "iglu:com.example/thing/jsonschema/1-0-0"
-USER_SCHEMA = "iglu:com.example/user/jsonschema/1-0-0"
-WAIT_SECONDS = 10.0
 DIGITS = re.compile(r"^[0-9]{13}$")
-
-
-@contextmanager
-def quiet() -> Iterator[None]:
-    """Upstream's track_* methods warn that they are deprecated; ours do not."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        yield
-
-
-class Callbacks:
-    """on_success / on_failure that keep copies of what they were given, in order.
-
-    Copies, because upstream hands over the very dicts it later retries (and stamps
-    with a new stm). A test can wait for a call with a deadline.
-    """
-
-    def __init__(self) -> None:
-        self.log: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
-        self._changed = threading.Condition()
-
-    def on_success(self, *args: Any, **kwargs: Any) -> None:
-        with self._changed:
-            self.log.append(("success", copy.deepcopy(args), dict(kwargs)))
-            self._changed.notify_all()
-
-    def on_failure(self, *args: Any, **kwargs: Any) -> None:
-        with self._changed:
-            self.log.append(("failure", copy.deepcopy(args), dict(kwargs)))
-            self._changed.notify_all()
-
-    @property
-    def successes(self) -> list[list[dict[str, Any]]]:
-        return [args[0] for kind, args, _ in self.log if kind == "success"]
-
-    @property
-    def failures(self) -> list[tuple[int, list[dict[str, Any]]]]:
-        return [(args[0], args[1]) for kind, args, _ in self.log if kind == "failure"]
-
-    def kinds(self) -> list[str]:
-        return [kind for kind, _, _ in self.log]
-
-    def all_positional(self) -> bool:
-        expected = {"success": 1, "failure": 2}
-        return all(len(args) == expected[kind] and not kw for kind, args, kw in self.log)
-
-    def succeeded_ids(self) -> set[str]:
-        return {event["eid"] for batch in self.successes for event in batch}
-
-    def wait_for_success_of(self, ids: set[str]) -> bool:
-        with self._changed:
-            return self._changed.wait_for(lambda: ids <= self.succeeded_ids(), WAIT_SECONDS)
+TSTAMP = 1700000000000
 
 
 def answers(first: Any, times: int, then: Any) -> Callable[..., Any]:
@@ -135,16 +85,6 @@ def answers(first: Any, times: int, then: Any) -> Callable[..., Any]:
             return first if calls["n"] <= times else then
 
     return answer
-
-
-def settle(emitter: Any) -> None:
-    """Ours only: deliver or give up what is still queued while the mocks are in place."""
-    if OURS:
-        emitter.close(timeout=2.0)
-
-
-def decode_b64(value: str) -> Any:
-    return json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("utf-8"))
 
 
 def comparable(event: dict[str, Any]) -> dict[str, Any]:
@@ -240,12 +180,7 @@ def test_requests_post_mock_200_sends_upstream_requests_and_reports_success(
 ) -> None:
     callbacks = Callbacks()
     with mock.patch("requests.post", return_value=Mock(status_code=200)) as post:
-        emitter = Emitter(
-            "collector.test",
-            batch_size=batch_size,
-            on_success=callbacks.on_success,
-            on_failure=callbacks.on_failure,
-        )
+        emitter = new_emitter(callbacks, batch_size=batch_size)
         track_three(new_tracker(emitter))
         emitter.flush()
 
@@ -270,12 +205,7 @@ def test_requests_post_mock_permanent_error_reports_failure_and_does_not_retry(
 ) -> None:
     callbacks = Callbacks()
     with mock.patch("requests.post", return_value=Mock(status_code=status)) as post:
-        emitter = Emitter(
-            "collector.test",
-            batch_size=3,
-            on_success=callbacks.on_success,
-            on_failure=callbacks.on_failure,
-        )
+        emitter = new_emitter(callbacks, batch_size=3)
         track_three(new_tracker(emitter))  # the third event sends the batch
         assert post.call_count == 1
         emitter.flush()  # nothing is left to send
@@ -294,12 +224,7 @@ def test_requests_post_mock_500_reports_failure_then_retries_the_same_events() -
     callbacks = Callbacks()
     side_effect = answers(Mock(status_code=500), 1, Mock(status_code=200))
     with mock.patch("requests.post", side_effect=side_effect) as post:
-        emitter = Emitter(
-            "collector.test",
-            batch_size=10,
-            on_success=callbacks.on_success,
-            on_failure=callbacks.on_failure,
-        )
+        emitter = new_emitter(callbacks, batch_size=10)
         track_three(new_tracker(emitter))
         emitter.flush()  # must not raise on the 500 (nor on reading its Mock headers)
         ids = {event["eid"] for event in body_events(post.call_args_list[0])}
@@ -333,7 +258,7 @@ def expected_get_params(eid: str) -> dict[str, Any]:
         "se_ca": "shop",
         "se_ac": "add",
         "se_va": 3,
-        "ttm": 1700000000000,
+        "ttm": TSTAMP,
         "p": "pc",
         "eid": eid,
         "dtm": FROZEN_MS,
@@ -344,21 +269,29 @@ def expected_get_params(eid: str) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def frozen_ids(eid: str) -> Iterator[Mock]:
+    """Time frozen at FROZEN_AT and every event id ``eid``; yields the patched get_uuid."""
+    with (
+        freeze_time(FROZEN_AT),
+        mock.patch("snowplow_tracker.Tracker.get_uuid", return_value=eid) as get_uuid,
+    ):
+        yield get_uuid
+
+
+def track_the_get_event(emitter: Any) -> None:
+    """The structured event of :func:`expected_get_params`."""
+    with quiet():
+        new_tracker(emitter).track_struct_event("shop", "add", value=3, tstamp=TSTAMP)
+
+
 def test_requests_get_mock_200_gets_the_event_dict_with_upstream_types() -> None:
     callbacks = Callbacks()
     with (
-        freeze_time(FROZEN_AT),
-        mock.patch("snowplow_tracker.Tracker.get_uuid", return_value="eid-get-1"),
+        frozen_ids("eid-get-1"),
         mock.patch("requests.get", return_value=Mock(status_code=200)) as get,
     ):
-        emitter = Emitter(
-            "collector.test",
-            method="get",
-            on_success=callbacks.on_success,
-            on_failure=callbacks.on_failure,
-        )
-        with quiet():
-            new_tracker(emitter).track_struct_event("shop", "add", value=3, tstamp=1700000000000)
+        track_the_get_event(new_emitter(callbacks, method="get"))
 
     expected = expected_get_params("eid-get-1")
     # One request; no headers keyword at all, as upstream.
@@ -377,18 +310,11 @@ def test_requests_get_mock_200_gets_the_event_dict_with_upstream_types() -> None
 def test_requests_get_mock_400_reports_the_event_and_does_not_retry() -> None:
     callbacks = Callbacks()
     with (
-        freeze_time(FROZEN_AT),
-        mock.patch("snowplow_tracker.Tracker.get_uuid", return_value="eid-get-2"),
+        frozen_ids("eid-get-2"),
         mock.patch("requests.get", return_value=Mock(status_code=400)) as get,
     ):
-        emitter = Emitter(
-            "collector.test",
-            method="get",
-            on_success=callbacks.on_success,
-            on_failure=callbacks.on_failure,
-        )
-        with quiet():
-            new_tracker(emitter).track_struct_event("shop", "add", value=3, tstamp=1700000000000)
+        emitter = new_emitter(callbacks, method="get")
+        track_the_get_event(emitter)
         emitter.flush()
 
     expected = expected_get_params("eid-get-2")
@@ -405,13 +331,7 @@ def test_mocked_response_with_mock_headers_does_not_crash(method: str) -> None:
     response = Mock(status_code=503)
     side_effect = answers(response, 1, Mock(status_code=200))
     with mock.patch(f"requests.{method}", side_effect=side_effect) as patched:
-        emitter = Emitter(
-            "collector.test",
-            method=method,
-            batch_size=1,
-            on_success=callbacks.on_success,
-            on_failure=callbacks.on_failure,
-        )
+        emitter = new_emitter(callbacks, method=method, batch_size=1)
         with quiet():
             new_tracker(emitter).track_struct_event("shop", "add")
         eid = callbacks.failures[0][1][0]["eid"]
@@ -456,13 +376,7 @@ def test_session_mock_post_is_called_as_upstream_calls_it(status: int) -> None:
     session = Mock()
     session.post.return_value = Mock(status_code=status)
     with mock.patch("requests.post") as module_post:
-        emitter = Emitter(
-            "collector.test",
-            batch_size=3,
-            session=session,
-            on_success=callbacks.on_success,
-            on_failure=callbacks.on_failure,
-        )
+        emitter = new_emitter(callbacks, batch_size=3, session=session)
         track_three(new_tracker(emitter))
         emitter.flush()
 
@@ -487,20 +401,8 @@ def test_session_mock_get_is_called_as_upstream_calls_it() -> None:
     callbacks = Callbacks()
     session = Mock()
     session.get.return_value = Mock(status_code=200)
-    with (
-        freeze_time(FROZEN_AT),
-        mock.patch("snowplow_tracker.Tracker.get_uuid", return_value="eid-session"),
-        mock.patch("requests.get") as module_get,
-    ):
-        emitter = Emitter(
-            "collector.test",
-            method="get",
-            session=session,
-            on_success=callbacks.on_success,
-            on_failure=callbacks.on_failure,
-        )
-        with quiet():
-            new_tracker(emitter).track_struct_event("shop", "add", value=3, tstamp=1700000000000)
+    with frozen_ids("eid-session"), mock.patch("requests.get") as module_get:
+        track_the_get_event(new_emitter(callbacks, method="get", session=session))
 
     module_get.assert_not_called()
     session.post.assert_not_called()
@@ -517,12 +419,7 @@ def test_session_mock_get_is_called_as_upstream_calls_it() -> None:
 def test_patched_http_post_gets_the_body_text_once_per_batch() -> None:
     callbacks = Callbacks()
     with mock.patch.object(Emitter, "http_post", return_value=200) as http_post:
-        emitter = Emitter(
-            "collector.test",
-            batch_size=3,
-            on_success=callbacks.on_success,
-            on_failure=callbacks.on_failure,
-        )
+        emitter = new_emitter(callbacks, batch_size=3)
         track_three(new_tracker(emitter))  # the third event sends the batch
         assert http_post.call_count == 1
         emitter.flush()  # nothing left
@@ -546,12 +443,7 @@ def test_patched_http_post_gets_the_body_text_once_per_batch() -> None:
 def test_patched_http_post_500_reports_failure_then_retries() -> None:
     callbacks = Callbacks()
     with mock.patch.object(Emitter, "http_post", side_effect=answers(500, 1, 200)) as http_post:
-        emitter = Emitter(
-            "collector.test",
-            batch_size=3,
-            on_success=callbacks.on_success,
-            on_failure=callbacks.on_failure,
-        )
+        emitter = new_emitter(callbacks, batch_size=3)
         track_three(new_tracker(emitter))
         [(sent_count, failed)] = callbacks.failures
         assert sent_count == 0
@@ -589,13 +481,7 @@ def test_get_mode_failure_is_reported_once_per_flush_with_the_totals(how: str) -
 
     with target as patched:
         patched.side_effect = answer
-        emitter = Emitter(
-            "collector.test",
-            method="get",
-            batch_size=3,
-            on_success=callbacks.on_success,
-            on_failure=on_failure,
-        )
+        emitter = new_emitter(callbacks, method="get", batch_size=3, on_failure=on_failure)
         tracker = new_tracker(emitter)
         with quiet():
             for action in ("one", "two", "three"):
@@ -625,18 +511,10 @@ def test_get_mode_failure_is_reported_once_per_flush_with_the_totals(how: str) -
 def test_patched_http_get_gets_each_event_dict(status: int) -> None:
     callbacks = Callbacks()
     with (
-        freeze_time(FROZEN_AT),
-        mock.patch("snowplow_tracker.Tracker.get_uuid", return_value="eid-http-get"),
+        frozen_ids("eid-http-get"),
         mock.patch.object(Emitter, "http_get", return_value=status) as http_get,
     ):
-        emitter = Emitter(
-            "collector.test",
-            method="get",
-            on_success=callbacks.on_success,
-            on_failure=callbacks.on_failure,
-        )
-        with quiet():
-            new_tracker(emitter).track_struct_event("shop", "add", value=3, tstamp=1700000000000)
+        track_the_get_event(new_emitter(callbacks, method="get"))
 
     expected = expected_get_params("eid-http-get")
     assert http_get.call_args_list == [mock.call(expected)]
@@ -678,12 +556,7 @@ class BodyKeepingEmitter(Emitter):
 def test_subclass_overriding_http_post_sees_every_batch() -> None:
     callbacks = Callbacks()
     with mock.patch("requests.post") as module_post:
-        emitter = BodyKeepingEmitter(
-            "collector.test",
-            batch_size=10,
-            on_success=callbacks.on_success,
-            on_failure=callbacks.on_failure,
-        )
+        emitter = new_emitter(callbacks, BodyKeepingEmitter, batch_size=10)
         track_three(new_tracker(emitter))
         emitter.flush()
     module_post.assert_not_called()
@@ -699,13 +572,7 @@ def test_subclass_overriding_http_post_sees_every_batch() -> None:
 def test_subclass_overriding_http_post_is_retried_after_a_500() -> None:
     callbacks = Callbacks()
     with mock.patch("requests.post") as module_post:
-        emitter = BodyKeepingEmitter(
-            "collector.test",
-            batch_size=10,
-            statuses=[500],
-            on_success=callbacks.on_success,
-            on_failure=callbacks.on_failure,
-        )
+        emitter = new_emitter(callbacks, BodyKeepingEmitter, batch_size=10, statuses=[500])
         track_three(new_tracker(emitter))
         emitter.flush()
         [(sent_count, failed)] = callbacks.failures
@@ -720,19 +587,9 @@ def test_subclass_overriding_http_post_is_retried_after_a_500() -> None:
 
 def test_subclass_overriding_http_get_sees_each_event_dict() -> None:
     callbacks = Callbacks()
-    with (
-        freeze_time(FROZEN_AT),
-        mock.patch("snowplow_tracker.Tracker.get_uuid", return_value="eid-subclass"),
-        mock.patch("requests.get") as module_get,
-    ):
-        emitter = BodyKeepingEmitter(
-            "collector.test",
-            method="get",
-            on_success=callbacks.on_success,
-            on_failure=callbacks.on_failure,
-        )
-        with quiet():
-            new_tracker(emitter).track_struct_event("shop", "add", value=3, tstamp=1700000000000)
+    with frozen_ids("eid-subclass"), mock.patch("requests.get") as module_get:
+        emitter = new_emitter(callbacks, BodyKeepingEmitter, method="get")
+        track_the_get_event(emitter)
     module_get.assert_not_called()
     expected = expected_get_params("eid-subclass")
     assert emitter.got == [expected]
@@ -742,7 +599,21 @@ def test_subclass_overriding_http_get_sees_each_event_dict() -> None:
 # -- Tracker.track patched ----------------------------------------------------------------
 
 CONTEXT = [SelfDescribingJson(USER_SCHEMA, {"id": 7})]
-TSTAMP = 1700000000000
+
+
+def the_tracked_event(track: Mock) -> Any:
+    """What the one call of the patched track() was given: an event, by keyword."""
+    [track_call] = track.call_args_list
+    assert track_call.args == ()
+    assert list(track_call.kwargs) == ["event"]
+    return track_call.kwargs["event"]
+
+
+def assert_carries(event: Any, subject: Subject) -> None:
+    """The event keeps the context, timestamp and subject that the track_* call was given."""
+    assert event.context == CONTEXT
+    assert event.true_timestamp == TSTAMP
+    assert event.event_subject is subject
 
 
 def call_page_view(tracker: Tracker, subject: Subject) -> Any:
@@ -846,15 +717,10 @@ def test_patched_track_sees_the_event_keyword(name: str) -> None:
             returned = call_method(tracker, subject)
 
     assert returned is tracker
-    [track_call] = track.call_args_list
-    assert track_call.args == ()
-    assert list(track_call.kwargs) == ["event"]
-    event = track_call.kwargs["event"]
+    event = the_tracked_event(track)
     assert isinstance(event, event_class)
     assert event.payload.nv_pairs == pairs
-    assert event.context == CONTEXT
-    assert event.true_timestamp == TSTAMP
-    assert event.event_subject is subject
+    assert_carries(event, subject)
 
 
 def test_patched_track_sees_a_transaction_and_its_items() -> None:
@@ -917,9 +783,7 @@ def test_patched_track_sees_a_transaction_and_its_items() -> None:
     }
     for event in (transaction, first, second):
         assert isinstance(event, snowplow_tracker.Event)
-        assert event.context == CONTEXT
-        assert event.true_timestamp == TSTAMP
-        assert event.event_subject is subject
+        assert_carries(event, subject)
 
 
 @pytest.mark.parametrize("name", ["track_self_describing_event", "track_unstruct_event"])
@@ -932,16 +796,11 @@ def test_patched_track_sees_a_self_describing_event(name: str) -> None:
             returned = getattr(tracker, name)(event_json, CONTEXT, TSTAMP, subject)
 
     assert returned is tracker
-    [track_call] = track.call_args_list
-    assert track_call.args == ()
-    assert list(track_call.kwargs) == ["event"]
-    event = track_call.kwargs["event"]
+    event = the_tracked_event(track)
     assert isinstance(event, SelfDescribing)
     assert event.payload.nv_pairs == {"e": "ue"}
     assert event.event_json is event_json
-    assert event.context == CONTEXT
-    assert event.true_timestamp == TSTAMP
-    assert event.event_subject is subject
+    assert_carries(event, subject)
 
 
 def test_patched_track_sees_a_mobile_screen_view() -> None:
@@ -951,10 +810,7 @@ def test_patched_track_sees_a_mobile_screen_view() -> None:
             tracker.track_mobile_screen_view(
                 "Home", id_="4b2a1c6e-0000-4000-8000-000000000001", type="feed", context=CONTEXT
             )
-    [track_call] = track.call_args_list
-    assert track_call.args == ()
-    assert list(track_call.kwargs) == ["event"]
-    event = track_call.kwargs["event"]
+    event = the_tracked_event(track)
     assert isinstance(event, ScreenView)
     assert (event.name, event.id_, event.type) == (
         "Home",
@@ -1114,10 +970,7 @@ class ListEmitter:
 
 def test_get_uuid_and_frozen_time_decide_eid_and_dtm() -> None:
     custom = ListEmitter()
-    with (
-        freeze_time(FROZEN_AT),
-        mock.patch("snowplow_tracker.Tracker.get_uuid", return_value="fixed-eid") as get_uuid,
-    ):
+    with frozen_ids("fixed-eid") as get_uuid:
         tracker = Tracker("ns", [custom], app_id="app")
         with quiet():
             tracker.track_struct_event("shop", "add", value=3)
@@ -1204,12 +1057,7 @@ def test_custom_emitter_gets_text_for_json_fields_and_survives_tracker_flush() -
 def test_send_events_sends_only_the_given_events() -> None:
     callbacks = Callbacks()
     with mock.patch.object(Emitter, "http_post", return_value=200) as http_post:
-        emitter = Emitter(
-            "collector.test",
-            batch_size=10,
-            on_success=callbacks.on_success,
-            on_failure=callbacks.on_failure,
-        )
+        emitter = new_emitter(callbacks, batch_size=10)
         tracker = new_tracker(emitter)
         with quiet():
             tracker.track_struct_event("queued", "one")

@@ -18,42 +18,37 @@ package's two JSON encoders (orjson when installed, the standard library otherwi
 
 from __future__ import annotations
 
-import base64
 import importlib
 import json
 import re
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 from unittest import mock
 from unittest.mock import Mock
 
 import pytest
 
-import snowplow_tracker
 from snowplow_tracker import AsyncEmitter, Emitter, SelfDescribingJson, Tracker
-from tests.support.recorder import Recorder, decode_b64_json, recording_server
+from tests.support.recorder import Recorder, recording_server
+from tests.tracker.upstream_compat import (
+    OURS,
+    PAYLOAD_DATA_SCHEMA,
+    THING_SCHEMA,
+    USER_SCHEMA,
+    WAIT_SECONDS,
+    Callbacks,
+    decode_b64,
+    new_emitter,
+    quiet,
+    settle,
+)
 
-OURS = hasattr(snowplow_tracker, "DeliveryReport")
 ours_only = pytest.mark.skipif(
     not OURS, reason="exercises this package's own JSON encoders; upstream has one"
 )
 
-PAYLOAD_DATA_SCHEMA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
-THING_SCHEMA = "iglu:com.example/thing/jsonschema/1-0-0"
-USER_SCHEMA = "iglu:com.example/user/jsonschema/1-0-0"
 LONE = "\ud83d"
 ESCAPED_LONE = re.compile(r"\\u[dD]83[dD]")
-WAIT_SECONDS = 10.0
-
-
-@contextmanager
-def quiet() -> Iterator[None]:
-    """Upstream's track_* methods warn that they are deprecated; ours do not."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        yield
 
 
 def track_six_valid(tracker: Tracker) -> None:
@@ -92,8 +87,7 @@ def check_struct_event(event: dict[str, Any]) -> None:
 def embedded(event: dict[str, Any], text_key: str, base64_key: str) -> Any:
     if text_key in event:
         return json.loads(event[text_key])
-    raw = base64.urlsafe_b64decode(event[base64_key] + "=" * (-len(event[base64_key]) % 4))
-    return json.loads(raw.decode("utf-8"))  # strict: the base64 holds valid UTF-8
+    return decode_b64(event[base64_key])  # strict: the base64 holds valid UTF-8
 
 
 def check_self_describing_data(event: dict[str, Any]) -> None:
@@ -119,9 +113,16 @@ CASES: dict[str, tuple[Callable[[Tracker], None], Callable[[dict[str, Any]], Non
 }
 
 
-def check_body_text(data: Any) -> list[dict[str, Any]]:
-    """A POST body as upstream sends it: text, valid UTF-8, the surrogate escaped."""
+def the_one_body(post: Mock) -> str:
+    """The body of the one request sent through the patched requests.post: text."""
+    assert post.call_count == 1
+    data = post.call_args.kwargs["data"]
     assert isinstance(data, str)
+    return data
+
+
+def check_body_text(data: str) -> list[dict[str, Any]]:
+    """A POST body as upstream sends it: valid UTF-8, the surrogate escaped."""
     data.encode("utf-8")  # sendable
     assert ESCAPED_LONE.search(data)
     body = json.loads(data)
@@ -141,28 +142,21 @@ def check_six_valid(events: list[dict[str, Any]]) -> None:
 @pytest.mark.parametrize("where", list(CASES))
 def test_lone_surrogate_does_not_lose_the_batch(where: str) -> None:
     track_bad, check_bad = CASES[where]
-    successes: list[list[dict[str, Any]]] = []
-    failures: list[Any] = []
+    callbacks = Callbacks()
     with mock.patch("requests.post", return_value=Mock(status_code=200)) as post:
-        emitter = Emitter(
-            "collector.test",
-            batch_size=10,
-            on_success=successes.append,
-            on_failure=lambda *args: failures.append(args),
-        )
+        emitter = new_emitter(callbacks, batch_size=10)
         tracker = Tracker("ns", emitter, encode_base64=False)
         track_six_valid(tracker)
         track_bad(tracker)
         assert post.call_count == 0
         emitter.flush()
 
-    assert post.call_count == 1
-    events = check_body_text(post.call_args.kwargs["data"])
+    events = check_body_text(the_one_body(post))
     assert len(events) == 7
     check_six_valid(events[:6])
     check_bad(events[6])
-    assert failures == []
-    assert [len(batch) for batch in successes] == [7]
+    assert callbacks.failures == []
+    assert [len(batch) for batch in callbacks.successes] == [7]
 
 
 @pytest.mark.parametrize("where", ["self-describing data", "context"])
@@ -181,10 +175,7 @@ def test_lone_surrogate_in_base64_json(where: str) -> None:
                 track_bad(tracker)
         emitter.flush()
 
-    assert post.call_count == 1
-    data = post.call_args.kwargs["data"]
-    assert isinstance(data, str)
-    events = json.loads(data)["data"]
+    events = json.loads(the_one_body(post))["data"]
     check_six_valid(events[:6])
     if OURS:
         assert len(events) == 7
@@ -219,8 +210,7 @@ def test_lone_surrogate_reaches_a_real_server(emitter_class: type, where: str) -
         track_bad(tracker)
         flush_everything(emitter)
         events = server.wait_for_events(7, timeout=WAIT_SECONDS)
-        if OURS:
-            emitter.close(timeout=2.0)
+        settle(emitter)
         requests = list(server.requests)
 
     assert all(r.method == "POST" for r in requests)
@@ -248,8 +238,7 @@ def test_lone_surrogate_on_the_get_path() -> None:
                     tracker.track_struct_event("cat" + LONE, "act")
             tracker.track_struct_event("ok", "second")
         emitter.flush()
-        if OURS:
-            emitter.close(timeout=2.0)
+        settle(emitter)
         requests = list(server.requests)
 
     assert all(r.method == "GET" and r.path == "/i" for r in requests)
@@ -285,9 +274,7 @@ def test_ours_lone_surrogate_with_the_standard_library_encoder(
         track_bad(tracker)
         emitter.flush()
 
-    assert post.call_count == 1
-    data = post.call_args.kwargs["data"]
-    assert isinstance(data, str)
+    data = the_one_body(post)
     data.encode("utf-8")
     events = json.loads(data)["data"]
     assert len(events) == 7
@@ -312,4 +299,4 @@ def test_ours_lone_surrogate_on_a_real_server_with_the_standard_library_encoder(
 
     check_six_valid(events[:6])
     check_struct_event(events[6])
-    assert decode_b64_json(events[7]["ue_px"])["data"]["data"] == {"x": "bad" + LONE}
+    assert decode_b64(events[7]["ue_px"])["data"]["data"] == {"x": "bad" + LONE}

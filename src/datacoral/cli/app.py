@@ -9,6 +9,7 @@ import click
 from datacoral import __version__
 from datacoral.cli import environments, events, keys, quickstart, serve, snippet
 from datacoral.cli.context import DB_ENVVAR, db_option
+from datacoral.cli.database import storage_error
 from datacoral.cli.entry import missing_optional_module
 from datacoral.cli.errors import CLIError, MissingExtra, StorageFailure
 from datacoral.storage.base import AdminError, StorageError, StorageUnavailable
@@ -25,7 +26,9 @@ class DatacoralGroup(click.Group):
         except AdminError as exc:
             raise CLIError(str(exc)) from exc
         except StorageUnavailable as exc:
-            raise StorageFailure(f"{exc} (is another process holding the database?)") from exc
+            # Commands open the database with open_store, which names the file; this
+            # is the fallback for a failure outside it.
+            raise storage_error(exc, None) from exc
         except StorageError as exc:
             raise StorageFailure(str(exc)) from exc
         except ValueError as exc:

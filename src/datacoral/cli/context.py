@@ -9,8 +9,10 @@ from typing import Any, TypeVar
 
 import click
 
+from datacoral.cli.database import storage_error
 from datacoral.cli.errors import CLIError
 from datacoral.config import DEFAULT_DB
+from datacoral.storage.base import StorageUnavailable
 from datacoral.storage.sqlite import SQLiteStorage
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -45,7 +47,10 @@ def resolve_db(db: Path | None) -> Path:
 
 @contextmanager
 def open_store(db: Path | None, *, create: bool = False) -> Iterator[SQLiteStorage]:
-    """The store for a command; a missing file is an error unless the command creates."""
+    """The store for a command; a missing file is an error unless the command creates.
+
+    A storage failure inside the block becomes a CLI error that names the file.
+    """
     path = resolve_db(db)
     if not create and not path.exists():
         raise CLIError(
@@ -54,5 +59,7 @@ def open_store(db: Path | None, *, create: bool = False) -> Iterator[SQLiteStora
     store = SQLiteStorage(path)
     try:
         yield store
+    except StorageUnavailable as exc:
+        raise storage_error(exc, path) from exc
     finally:
         store.close()

@@ -8,7 +8,7 @@ import click
 
 from datacoral.cli.context import db_option, json_option, open_store
 from datacoral.cli.errors import CLIError
-from datacoral.cli.output import echo_json, echo_table
+from datacoral.cli.output import echo, echo_json, echo_table
 from datacoral.storage.base import AdminError
 
 
@@ -25,9 +25,9 @@ def create(name: str, origins: tuple[str, ...], db: Path | None) -> None:
     """Create environment NAME (lowercase letters, digits, '-', '_')."""
     with open_store(db, create=True) as store:
         record = store.create_environment(name, origins)
-    click.echo(f"created environment {record.name!r}")
+    echo(f"created environment {record.name!r}")
     for origin in record.origins:
-        click.echo(f"  allows origin {origin}")
+        echo(f"  allows origin {origin}")
 
 
 @env.command("list")
@@ -104,7 +104,7 @@ def delete(name: str, force: bool, db: Path | None) -> None:
             if "still has" in str(exc):
                 raise CLIError(f"{exc}; pass --force to delete them too") from exc
             raise
-    click.echo(f"deleted environment {name!r}")
+    echo(f"deleted environment {name!r}")
 
 
 @env.command("add-origin")
@@ -115,7 +115,7 @@ def add_origin(name: str, origin: str, db: Path | None) -> None:
     """Allow browsers from ORIGIN (e.g. https://app.example.com) to send to NAME."""
     with open_store(db) as store:
         record = store.add_origin(name, origin)
-    click.echo(f"environment {name!r} allows: {' '.join(record.origins)}")
+    echo(f"environment {name!r} allows: {' '.join(record.origins)}")
 
 
 @env.command("remove-origin")
@@ -126,4 +126,4 @@ def remove_origin(name: str, origin: str, db: Path | None) -> None:
     """Stop allowing browsers from ORIGIN to send to NAME."""
     with open_store(db) as store:
         record = store.remove_origin(name, origin)
-    click.echo(f"environment {name!r} allows: {' '.join(record.origins) or 'no origins'}")
+    echo(f"environment {name!r} allows: {' '.join(record.origins) or 'no origins'}")

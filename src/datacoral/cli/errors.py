@@ -1,12 +1,14 @@
 """The command line's errors, each carrying the exit code the process ends with.
 
-    CLIError                exit 1   a request that cannot be done as asked
+    CLIError                exit 1   a request that cannot be done as asked (bad input,
+    │                                a --db that is not a database or has no directory)
     ├── MissingExtra        exit 2   the collector extra (click, uvicorn, ...) is not installed
-    ├── StorageFailure      exit 3   the database cannot be used right now
+    ├── StorageFailure      exit 3   the database cannot be used: locked, read-only, full
     └── QuickstartFailed    exit 4   the quickstart's endpoint or events did not come
 
 Click's own usage errors keep click's exit code 2. Every error prints one line,
-``error: ...``, on stderr, and no traceback.
+``error: ...``, on stderr, and no traceback; control characters in it (from a
+name or value the user gave) are shown as escapes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import IO, Any
 import click
 
 from datacoral.cli.entry import INSTALL_HINT
+from datacoral.cli.output import printable
 
 
 class CLIError(click.ClickException):
@@ -24,7 +27,8 @@ class CLIError(click.ClickException):
     exit_code = 1
 
     def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"error: {self.format_message()}", file=file, err=file is None)
+        message = printable(self.format_message(), keep_newlines=True)
+        click.echo(f"error: {message}", file=file, err=file is None)
 
 
 class MissingExtra(CLIError):

@@ -13,7 +13,7 @@ import click
 
 from datacoral.cli.context import db_option, json_option, open_store
 from datacoral.cli.errors import CLIError
-from datacoral.cli.output import echo_json, echo_table, table, timestamp
+from datacoral.cli.output import cell, echo, echo_json, echo_table, table, timestamp
 from datacoral.storage.base import GoodEvent, StoredBadRow, StoredEvent
 from datacoral.storage.sqlite import SQLiteStorage
 
@@ -96,12 +96,12 @@ def show(event_id: str, as_json: bool, db: Path | None) -> None:
         return
     for index, stored in enumerate(found):
         if index:
-            click.echo()
+            echo()
         fields = event_json(stored)
         shown = [
             (name, _show_value(name, value)) for name, value in fields.items() if value is not None
         ]
-        click.echo(table(("FIELD", "VALUE"), shown))
+        echo(table(("FIELD", "VALUE"), shown))
 
 
 def event_json(stored: StoredEvent) -> dict[str, Any]:
@@ -130,31 +130,32 @@ def _print_rows(rows: list[StoredEvent] | list[StoredBadRow], as_json: bool, hea
         _good_line(row.event) if isinstance(row, StoredEvent) else _bad_line(row) for row in rows
     ]
     if header and not lines:
-        click.echo("(no rows yet)", err=True)
+        echo("(no rows yet)", err=True)
     for line in lines:
-        click.echo(line)
+        echo(line)
 
 
 def _good_line(event: GoodEvent) -> str:
+    """One event on one line; each field escaped, so none can break the line."""
     schema = "/".join(
         part for part in (event.event_vendor, event.event_name, event.event_version) if part
     )
     return "  ".join(
-        part
+        cell(part)
         for part in (
-            timestamp(event.collector_tstamp) or "-",
+            timestamp(event.collector_tstamp),
             event.event_id,
             event.event,
-            event.app_id or "-",
+            event.app_id or None,
             schema,
         )
-        if part
+        if part != ""
     )
 
 
 def _bad_line(stored: StoredBadRow) -> str:
     row = stored.row
-    return "  ".join((timestamp(row.received_tstamp) or "-", row.kind, row.reason))
+    return "  ".join(cell(part) for part in (timestamp(row.received_tstamp), row.kind, row.reason))
 
 
 def _last_position(store: SQLiteStorage, environment: str, bad: bool) -> int:

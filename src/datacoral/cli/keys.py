@@ -6,10 +6,12 @@ from pathlib import Path
 
 import click
 
+from datacoral.admin.keys import KEY_PREFIX, hash_key, visible_prefix
 from datacoral.cli.context import db_option, json_option, open_store
 from datacoral.cli.errors import CLIError
-from datacoral.cli.output import echo_json, echo_table, timestamp
+from datacoral.cli.output import echo, echo_json, echo_table, timestamp
 from datacoral.storage.base import KeyInfo
+from datacoral.storage.sqlite import SQLiteStorage
 
 
 @click.group()
@@ -33,8 +35,8 @@ def create(environment: str, label: str | None, as_json: bool, db: Path | None) 
     if as_json:
         echo_json({**key_json(info), "key": secret})
     else:
-        click.echo(secret)
-    click.echo(
+        echo(secret)
+    echo(
         f"created key {info.key_id} for environment {environment!r}."
         " It is shown only now and will not be shown again: store it somewhere safe.",
         err=True,
@@ -75,10 +77,36 @@ def list_(environment: str | None, as_json: bool, db: Path | None) -> None:
 @click.argument("key_id")
 @db_option()
 def revoke(key_id: str, db: Path | None) -> None:
-    """Revoke key KEY_ID; the endpoint refuses it within a second."""
+    """Revoke key KEY_ID (key_..., as `key list` shows); the endpoint refuses it within a second."""
     with open_store(db) as store:
+        if key_id.startswith(KEY_PREFIX):
+            raise CLIError(_secret_instead_of_id(store, key_id))
+        before = next((info for info in store.list_keys() if info.key_id == key_id), None)
+        if before is not None and before.revoked:
+            echo(
+                f"key {before.key_id} of environment {before.environment!r} was already revoked"
+                f" at {timestamp(before.revoked_at)}; nothing changed"
+            )
+            return
         info = store.revoke_key(key_id)
-    click.echo(f"revoked key {info.key_id} of environment {info.environment!r}")
+    echo(f"revoked key {info.key_id} of environment {info.environment!r}")
+
+
+def _secret_instead_of_id(store: SQLiteStorage, secret: str) -> str:
+    """The message for ``key revoke dck_...``: point to the key's id, never echo the key."""
+    shown = f"{visible_prefix(secret)}..."
+    record = store.lookup_key(hash_key(secret))
+    if record is None:
+        return (
+            f"{shown} looks like an API key, not a key id, and no key of this database"
+            " matches it; `datacoral key list` shows the ids (key_...)"
+        )
+    if record.revoked:
+        return f"{shown} is an API key, not its id; its id is {record.key_id}, already revoked"
+    return (
+        f"{shown} is an API key, not its id; revoke it by its id:"
+        f" datacoral key revoke {record.key_id}"
+    )
 
 
 def key_json(info: KeyInfo) -> dict[str, object]:

@@ -8,6 +8,7 @@ what arrived, stops the endpoint and says how to go on.
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 import time
 from pathlib import Path
@@ -17,29 +18,46 @@ import click
 from datacoral.admin.environments import DEFAULT_ENVIRONMENTS
 from datacoral.cli.endpoint_process import EndpointProcess
 from datacoral.cli.errors import QuickstartFailed
-from datacoral.cli.output import echo_table
+from datacoral.cli.invocation import activation_hint, datacoral_command, python_command
+from datacoral.cli.output import echo, echo_table
 from datacoral.storage.base import EventCounts
 from datacoral.storage.sqlite import SQLiteStorage
 
-NEXT_STEPS = """\
-Next steps:
-  datacoral serve                       # the endpoint on http://127.0.0.1:8080, ./datacoral.sqlite
-  datacoral key create --env dev        # a key for your code (shown once)
+SNIPPET = """\
+from snowplow_tracker import SelfDescribingJson, Tracker, Emitter
 
-  from snowplow_tracker import SelfDescribingJson, Tracker, Emitter
-
-  emitter = Emitter("127.0.0.1:8080", protocol="http", buffer_size=1)
-  tracker = Tracker(
-      emitter,
-      datacoral_env="dev",
-      api_key=["your-api-key-here"],
-      namespace="your-namespace-here",
-      app_id="app-id-here",
-      encode_base64=True,
-  )
-  sjson = SelfDescribingJson(schema="test", data={"foo": "bar", "metadata": {"sub": "data"}})
-  tracker.track_unstruct_event(event_json=sjson)
+emitter = Emitter("127.0.0.1:8080", protocol="http", buffer_size=1)
+tracker = Tracker(
+    emitter,
+    datacoral_env="dev",
+    api_key=["your-api-key-here"],
+    namespace="your-namespace-here",
+    app_id="app-id-here",
+    encode_base64=True,
+)
+sjson = SelfDescribingJson(schema="test", data={"foo": "bar", "metadata": {"sub": "data"}})
+tracker.track_unstruct_event(event_json=sjson)
 """
+
+
+def next_steps(db: Path) -> str:
+    """What to type next, as commands that work from the current directory."""
+    command = datacoral_command()
+    lines = [
+        "Next steps, from this directory:",
+        "  # what was just stored",
+        f"  {command} events tail --env dev --db {shlex.quote(str(db))}",
+        "  # the endpoint on http://127.0.0.1:8080, ./datacoral.sqlite",
+        f"  {command} serve",
+        "  # a key for your code (shown once)",
+        f"  {command} key create --env dev",
+    ]
+    activate = activation_hint(command)
+    if activate:
+        lines.append(f"  # or run `{activate}` once, then type just `datacoral ...`")
+    lines += ["", f"Then, in Python ({python_command()}), with that key:", ""]
+    lines += [f"  {line}" if line else "" for line in SNIPPET.splitlines()]
+    return "\n".join(lines) + "\n"
 
 
 @click.command()
@@ -48,32 +66,32 @@ def quickstart(timeout: float) -> None:
     """Try everything end to end on a temporary database (no arguments needed)."""
     directory = Path(tempfile.mkdtemp(prefix="datacoral-quickstart-"))
     db = directory / "datacoral.sqlite"
-    click.echo(f"database: {db}")
+    echo(f"database: {db}")
     store = SQLiteStorage(db)  # admin use only: no writer thread is started
     try:
         keys = {name: store.create_key(name, "quickstart")[1] for name in DEFAULT_ENVIRONMENTS}
         endpoint = EndpointProcess(db, start_timeout=timeout)
         endpoint.start()
         try:
-            click.echo(f"endpoint: {endpoint.url} (a child process, stopped at the end)")
+            echo(f"endpoint: {endpoint.url} (a child process, stopped at the end)")
             for name, key in keys.items():
                 _send_snippet(endpoint.host, endpoint.port, name, key)
-                click.echo(f"sent the example event to {name!r} with a {name} key")
+                echo(f"sent the example event to {name!r} with a {name} key")
             counts = _wait_for_events(store, timeout)
         except QuickstartFailed:
             endpoint.stop()
-            click.echo(f"the endpoint's last output:\n{endpoint.output()}", err=True)
+            echo(f"the endpoint's last output:\n{endpoint.output()}", err=True)
             raise
         code = endpoint.stop()
     finally:
         store.close()
-    click.echo()
+    echo()
     echo_table(("ENVIRONMENT", "GOOD", "BAD"), ((c.environment, c.good, c.bad) for c in counts))
-    click.echo()
+    echo()
     if code not in (0, None):
-        click.echo(f"note: the endpoint exited with code {code}:\n{endpoint.output()}", err=True)
-    click.echo(f"The endpoint is stopped; the database stays at {db}.\n")
-    click.echo(NEXT_STEPS, nl=False)
+        echo(f"note: the endpoint exited with code {code}:\n{endpoint.output()}", err=True)
+    echo(f"The endpoint is stopped; the database stays at {db}.\n")
+    echo(next_steps(db), nl=False)
 
 
 def _send_snippet(host: str, port: int, environment: str, key: str) -> None:

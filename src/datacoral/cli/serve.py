@@ -1,33 +1,142 @@
-"""``datacoral serve``: run the Events endpoint in the foreground."""
+"""``datacoral serve``: run the Events endpoint in the foreground.
+
+Everything that can be checked before the server starts is checked here, so a
+wrong setting or an unusable database file is one ``error:`` line and an exit
+code, not a server that starts and logs its failure.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import os
 from pathlib import Path
+from typing import Any
 
 import click
 
-from datacoral.cli.context import db_option, resolve_db
+from datacoral.cli.context import db_option, open_store, resolve_db
+from datacoral.cli.database import read_only
+from datacoral.cli.errors import CLIError, StorageFailure
 from datacoral.config import Settings
 
+#: The settings that have an option, and its name.
+OPTIONS = {
+    "host": "--host",
+    "port": "--port",
+    "db": "--db",
+    "max_body_bytes": "--max-body-bytes",
+    "max_json_depth": "--max-json-depth",
+    "max_request_line_bytes": "--max-request-line-bytes",
+    "max_header_bytes": "--max-header-bytes",
+    "header_timeout_seconds": "--header-timeout-seconds",
+    "body_timeout_seconds": "--body-timeout-seconds",
+    "keep_alive_timeout_seconds": "--keep-alive-timeout-seconds",
+    "max_connections": "--max-connections",
+    "trusted_proxies": "--trusted-proxy",
+    "cookie_domain": "--cookie-domain",
+}
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
-@click.command()
-@click.option("--host", default=None, help="Interface to listen on [default 127.0.0.1].")
-@click.option("--port", type=int, default=None, help="TCP port; 0 picks a free one [default 8080].")
+
+def env_var(setting: str) -> str:
+    """The environment variable a setting is read from (see :meth:`Settings.from_env`)."""
+    return f"DATACORAL_{setting.upper()}"
+
+
+def _without_option() -> list[str]:
+    return [
+        env_var(f.name)
+        for f in dataclasses.fields(Settings)
+        if f.name not in OPTIONS and f.name != "extra"
+    ]
+
+
+_EPILOG = (
+    "Options win over environment variables. The settings without an option come only"
+    f" from the environment: {', '.join(_without_option())} (see the README)."
+)
+
+
+@click.command(epilog=_EPILOG)
+@click.option(
+    "--host", default=None, help="Interface to listen on [env DATACORAL_HOST; default 127.0.0.1]."
+)
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    help="TCP port; 0 picks a free one [env DATACORAL_PORT; default 8080].",
+)
 @db_option()
 @click.option(
-    "--max-body-bytes", type=int, default=None, help="Larger bodies get 413 [default 1 MiB]."
+    "--max-body-bytes",
+    type=int,
+    default=None,
+    help="Larger bodies get 413 [env DATACORAL_MAX_BODY_BYTES; default 1 MiB, at least 1024].",
+)
+@click.option(
+    "--max-json-depth",
+    type=int,
+    default=None,
+    help="Deeper self-describing events and contexts become bad rows"
+    " [env DATACORAL_MAX_JSON_DEPTH; default 254, the most; 2-254].",
+)
+@click.option(
+    "--max-request-line-bytes",
+    type=int,
+    default=None,
+    help="Longer request lines (URLs) get 414"
+    " [env DATACORAL_MAX_REQUEST_LINE_BYTES; default 8 KiB, at least 1024].",
+)
+@click.option(
+    "--max-header-bytes",
+    type=int,
+    default=None,
+    help="Larger request heads (request line and headers) get 431"
+    " [env DATACORAL_MAX_HEADER_BYTES; default 64 KiB].",
+)
+@click.option(
+    "--header-timeout-seconds",
+    type=float,
+    default=None,
+    help="A request head must arrive within this, from its first byte, or gets 408"
+    " [env DATACORAL_HEADER_TIMEOUT_SECONDS; default 10].",
+)
+@click.option(
+    "--body-timeout-seconds",
+    type=float,
+    default=None,
+    help="A request body must arrive within this, from the end of its head, or gets 408"
+    " [env DATACORAL_BODY_TIMEOUT_SECONDS; default 30].",
+)
+@click.option(
+    "--keep-alive-timeout-seconds",
+    type=float,
+    default=None,
+    help="A connection waiting this long for its next request is closed"
+    " [env DATACORAL_KEEP_ALIVE_TIMEOUT_SECONDS; default 15].",
+)
+@click.option(
+    "--max-connections",
+    type=int,
+    default=None,
+    help="Past this many open connections an idle one is closed, or the new one gets 503"
+    " [env DATACORAL_MAX_CONNECTIONS; default 1000, fewer when ulimit -n is low].",
 )
 @click.option(
     "--trusted-proxy",
     "trusted_proxies",
     multiple=True,
     metavar="CIDR",
-    help="A proxy whose X-Forwarded-For / X-Forwarded-Proto is believed (repeatable).",
+    help="A proxy whose X-Forwarded-For / X-Forwarded-Proto is believed (repeatable)"
+    " [env DATACORAL_TRUSTED_PROXIES, comma-separated].",
 )
 @click.option(
     "--cookie-domain",
     default=None,
-    help="Domain of the `sp` network user id cookie [default: the endpoint's host].",
+    help="Domain of the `sp` network user id cookie"
+    " [env DATACORAL_COOKIE_DOMAIN; default: the endpoint's host].",
 )
 @click.pass_context
 def serve(
@@ -36,22 +145,88 @@ def serve(
     port: int | None,
     db: Path | None,
     max_body_bytes: int | None,
+    max_json_depth: int | None,
+    max_request_line_bytes: int | None,
+    max_header_bytes: int | None,
+    header_timeout_seconds: float | None,
+    body_timeout_seconds: float | None,
+    keep_alive_timeout_seconds: float | None,
+    max_connections: int | None,
     trusted_proxies: tuple[str, ...],
     cookie_domain: str | None,
 ) -> None:
-    """Run the Events endpoint until stopped (SIGINT / SIGTERM).
-
-    Every option can also come from a DATACORAL_<OPTION> environment variable.
-    """
-    settings = Settings.from_env(
-        host=host,
-        port=port,
-        db=resolve_db(db),
-        max_body_bytes=max_body_bytes,
-        trusted_proxies=trusted_proxies or None,
-        cookie_domain=cookie_domain,
-    )
+    """Run the Events endpoint until stopped (SIGINT / SIGTERM)."""
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "max_body_bytes": max_body_bytes,
+        "max_json_depth": max_json_depth,
+        "max_request_line_bytes": max_request_line_bytes,
+        "max_header_bytes": max_header_bytes,
+        "header_timeout_seconds": header_timeout_seconds,
+        "body_timeout_seconds": body_timeout_seconds,
+        "keep_alive_timeout_seconds": keep_alive_timeout_seconds,
+        "max_connections": max_connections,
+        "trusted_proxies": trusted_proxies or None,
+        "cookie_domain": cookie_domain,
+    }
+    settings = _settings(options, db=resolve_db(db))
+    _prepare_database(settings.db)
     # Imported here: the server pulls in uvicorn, which the other commands do not need.
     from datacoral.collector.server import serve as run_server
 
     ctx.exit(run_server(settings))
+
+
+def _settings(options: dict[str, Any], *, db: Path) -> Settings:
+    try:
+        settings = Settings.from_env(**options, db=db)
+    except ValueError as exc:
+        raise CLIError(_in_user_terms(str(exc), options)) from exc
+    if not isinstance(logging.getLevelName(settings.log_level.upper()), int):
+        raise CLIError(
+            f"{env_var('log_level')} must be one of {', '.join(LOG_LEVELS)},"
+            f" got {settings.log_level!r}"
+        )
+    return settings
+
+
+def _in_user_terms(message: str, options: dict[str, Any]) -> str:
+    """A settings error names a field; say it with the option or variable the user set."""
+    for f in dataclasses.fields(Settings):
+        if message.startswith(f"{f.name} "):
+            message = _source(f.name, options) + message[len(f.name) :]
+            given = _given(f.name, options)
+            if len(given) == 1 and "got" not in message:
+                message += f", got {given[0]}"
+            return message
+    # A message that quotes the bad value without naming the setting (a malformed CIDR).
+    for name in OPTIONS:
+        if any(repr(text) in message for text in _given(name, options)):
+            return f"{_source(name, options)}: {message}"
+    return message
+
+
+def _given(setting: str, options: dict[str, Any]) -> list[str]:
+    """The texts the user gave for a setting: the option's values, else the variable's."""
+    value = options.get(setting)
+    if isinstance(value, tuple):
+        return [str(item) for item in value]
+    if value is not None:
+        return [str(value)]
+    raw = os.environ.get(env_var(setting), "")
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _source(setting: str, options: dict[str, Any]) -> str:
+    if setting in OPTIONS and options.get(setting) is not None:
+        return OPTIONS[setting]
+    return env_var(setting)
+
+
+def _prepare_database(path: Path) -> None:
+    """Create or migrate the database, and make sure the endpoint will be able to write it."""
+    with open_store(path, create=True) as store:
+        store.environments()
+    if not os.access(path, os.W_OK):
+        raise StorageFailure(read_only(path))

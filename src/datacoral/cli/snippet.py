@@ -24,7 +24,7 @@ from datacoral.admin.environments import validate_environment_name
 from datacoral.admin.keys import hash_key
 from datacoral.cli.context import db_option, json_option, resolve_db
 from datacoral.cli.errors import CLIError
-from datacoral.cli.output import echo_json
+from datacoral.cli.output import echo, echo_json
 from datacoral.storage.base import StorageError
 from datacoral.storage.sqlite import SQLiteStorage
 
@@ -181,7 +181,7 @@ def _check_database(db: Path, config: SnippetConfig) -> None:
         record = store.get_environment(config.environment)
         found = store.lookup_key(hash_key(config.key))
     except (StorageError, sqlite3.Error) as exc:
-        click.echo(f"warning: could not check {db}: {exc}", err=True)
+        echo(f"warning: could not check {db}: {exc}", err=True)
         return
     finally:
         store.close()
@@ -189,17 +189,17 @@ def _check_database(db: Path, config: SnippetConfig) -> None:
     if found is not None and found.environment != env:
         raise CLIError(f"the key belongs to environment {found.environment!r}, not {env!r}")
     if record is None:
-        click.echo(f"warning: {db} has no environment {env!r}", err=True)
+        echo(f"warning: {db} has no environment {env!r}", err=True)
     elif not record.origins:
-        click.echo(
+        echo(
             f"warning: environment {env!r} allows no browser origins yet, so browsers are"
             f" refused; run: datacoral env add-origin {env} {EXAMPLE_ORIGIN}",
             err=True,
         )
     if found is None:
-        click.echo(f"warning: {db} does not know this key", err=True)
+        echo(f"warning: {db} does not know this key", err=True)
     elif found.revoked:
-        click.echo(f"warning: this key ({found.key_id}) is revoked", err=True)
+        echo(f"warning: this key ({found.key_id}) is revoked", err=True)
 
 
 @click.command()
@@ -272,11 +272,11 @@ def snippet(
             }
         )
     elif form == "html":
-        click.echo(html, nl=False)
+        echo(html, nl=False)
     elif form == "bundler":
-        click.echo(bundler, nl=False)
+        echo(bundler, nl=False)
     else:
-        click.echo("<!-- In a page: paste this element into its HTML. -->")
-        click.echo(html)
-        click.echo("// With a bundler: the same, in your code.")
-        click.echo(bundler, nl=False)
+        echo("<!-- In a page: paste this element into its HTML. -->")
+        echo(html)
+        echo("// With a bundler: the same, in your code.")
+        echo(bundler, nl=False)

@@ -125,6 +125,7 @@ class CollectorApp:
             cookie=NetworkCookie(domain=self.settings.cookie_domain, trusted_proxies=proxies),
             max_body_bytes=self.settings.max_body_bytes,
             trusted_proxies=proxies,
+            max_json_depth=self.settings.max_json_depth,
         )
 
     def _lookup_key(self, digest: bytes) -> KeyRecord | None:

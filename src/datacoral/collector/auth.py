@@ -2,8 +2,10 @@
 
 The caller finds the key (``X-Api-Key`` header, ``/k/{key}/`` path prefix,
 ``api_key`` query parameter, legacy ``x_api_key`` event field, in that order);
-this module decides what it is worth. Keys are hashed at once: only digests are
-looked up and cached, and no error message ever repeats a key.
+this module decides what it is worth. A request whose carriers name different
+keys is refused (:func:`one_key`): which one was meant is anybody's guess. Keys
+are hashed at once: only digests are looked up and cached, and no error message
+ever repeats a key.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ MISSING_KEY = "missing API key: send X-Api-Key"
 KEY_CACHE_SECONDS = 0.5
 #: A flood of random keys must not grow the cache without bound.
 KEY_CACHE_ENTRIES = 10_000
+
+
+def one_key(carriers: str) -> Unauthorized:
+    """The refusal of a request whose ``carriers`` (e.g. ``X-Api-Key and api_key``) name
+    different keys; the same key twice is fine."""
+    return Unauthorized(f"{carriers} name different API keys: send one key")
 
 
 def check_claim(environment: str, claimed: str | None) -> None:
@@ -52,7 +60,10 @@ class KeyResolver:
 
     def record(self, key: str) -> KeyRecord | None:
         """The stored record of ``key``, at most ``ttl`` seconds old."""
-        digest = hash_key(key)
+        try:
+            digest = hash_key(key)
+        except UnicodeEncodeError:
+            return None  # a lone surrogate (legacy in-event key): no key we issued
         now = self._clock()
         cached = self._cache.get(digest)
         if cached is not None and cached[0] > now:

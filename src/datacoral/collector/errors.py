@@ -8,7 +8,9 @@
     │   ├── Forbidden              403: the request names another environment, or comes from
     │   │                          an origin the key's environment does not allow (nothing stored)
     │   ├── MalformedRequest       400: the request cannot be split into events (one bad row)
-    │   └── PayloadTooLarge        413: the body is over the limit (one size-violation bad row)
+    │   ├── PayloadTooLarge        413: the body, as sent or decoded, is over the limit
+    │   │                          (one size-violation bad row)
+    │   └── UnsupportedEncoding    415: a Content-Encoding we do not decode (nothing stored)
     ├── EventRejected              one event broke a protocol rule: it becomes a bad row and
     │                              the rest of the request goes on
     └── ClientDisconnected         the client left before its body was read: no answer
@@ -19,6 +21,20 @@ contains an API key.
 """
 
 from __future__ import annotations
+
+import orjson
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A short printable form of a value for a bad-row reason."""
+    if isinstance(value, str):
+        text = repr(value)
+    else:
+        try:
+            text = orjson.dumps(value).decode()
+        except TypeError:
+            text = type(value).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class CollectorError(Exception):
@@ -55,7 +71,8 @@ class MalformedRequest(Rejected):
 
 
 class PayloadTooLarge(Rejected):
-    """The body is over ``Settings.max_body_bytes``; ``head`` is its first KiB."""
+    """The body, as sent or once decoded, is over ``Settings.max_body_bytes``; ``head`` is
+    its first KiB (of the decoded bytes for a compressed body)."""
 
     status = 413
 
@@ -63,6 +80,12 @@ class PayloadTooLarge(Rejected):
         super().__init__(reason)
         self.size = size
         self.head = head
+
+
+class UnsupportedEncoding(Rejected):
+    """The body declares a ``Content-Encoding`` other than gzip, deflate or identity."""
+
+    status = 415
 
 
 class EventRejected(CollectorError):

@@ -1,7 +1,9 @@
 """One raw tracker event in, one :class:`GoodEvent` or :class:`BadRow` out.
 
 The checks run in a single pass over the event's fields (this is the hot path);
-the first broken rule becomes the bad row's reason.
+the first broken rule becomes the bad row's reason. Rules that need a closer look
+(lone surrogates, JSON nesting) are judged only when the fast encoder or decoder
+refused something, so a well-formed event pays nothing for them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from datacoral.collector import protocol
+from datacoral.collector import json_rules, protocol
 from datacoral.collector.enrich import (
     Arrival,
     SchemaParts,
@@ -81,7 +83,7 @@ _TYPED_RULES = {
 _SPECIAL = frozenset(name for name, (kind, _) in FIELD_RULES.items() if kind == SPECIAL_FIELD)
 
 
-def _unstruct(event: dict[str, str]) -> tuple[str | None, SchemaParts | None]:
+def _unstruct(event: dict[str, str], max_depth: int) -> tuple[str | None, SchemaParts | None]:
     """The decoded self-describing event as JSON text, and its schema's parts."""
     name = "ue_px" if "ue_px" in event else "ue_pr" if "ue_pr" in event else None
     if name is None:
@@ -90,22 +92,31 @@ def _unstruct(event: dict[str, str]) -> tuple[str | None, SchemaParts | None]:
                 "ue_px: missing: a self-describing event (e=ue) needs ue_px or ue_pr"
             )
         return None, None
-    document = protocol.decode_json_field(name, event[name], base64=name == "ue_px")
+    document = protocol.decode_json_field(
+        name, event[name], base64=name == "ue_px", max_depth=max_depth
+    )
     inner = protocol.unstruct_event(name, document)
-    return orjson.dumps(inner).decode(), split_schema_uri(inner["schema"])
+    return json_rules.stored_json(name, inner, max_depth), split_schema_uri(inner["schema"])
 
 
-def _contexts(event: dict[str, str]) -> str | None:
+def _contexts(event: dict[str, str], max_depth: int) -> str | None:
     """The decoded list of contexts as JSON text."""
     name = "cx" if "cx" in event else "co" if "co" in event else None
     if name is None:
         return None
-    document = protocol.decode_json_field(name, event[name], base64=name == "cx")
-    return orjson.dumps(protocol.contexts(name, document)).decode()
+    document = protocol.decode_json_field(
+        name, event[name], base64=name == "cx", max_depth=max_depth
+    )
+    return json_rules.stored_json(name, protocol.contexts(name, document), max_depth)
 
 
-def build_good_event(event: dict[str, Any], arrival: Arrival) -> GoodEvent:
-    """Validate and enrich one event; raises :class:`EventRejected` on the first broken rule."""
+def build_good_event(
+    event: dict[str, Any], arrival: Arrival, max_json_depth: int = json_rules.MAX_JSON_DEPTH
+) -> GoodEvent:
+    """Validate and enrich one event; raises :class:`EventRejected` on the first broken rule.
+
+    ``max_json_depth`` bounds the nesting of the stored self-describing event and contexts.
+    """
     values = _BLANK.copy()
     extra: dict[str, str] = {}
     text_positions, typed_rules = _TEXT_POSITIONS, _TYPED_RULES
@@ -145,15 +156,24 @@ def build_good_event(event: dict[str, Any], arrival: Arrival) -> GoodEvent:
     eid = event.get("eid")
     values[_EVENT_ID] = str(uuid.uuid4()) if eid is None else protocol.parse_uuid("eid", eid)
     if "ue_px" in event or "ue_pr" in event or event_name == "unstruct":
-        values[_UNSTRUCT_EVENT], schema_parts = _unstruct(event)
+        values[_UNSTRUCT_EVENT], schema_parts = _unstruct(event, max_json_depth)
         if schema_parts is not None:
             values[_SCHEMA_PARTS] = schema_parts
     if "cx" in event or "co" in event:
-        values[_CONTEXTS] = _contexts(event)
+        values[_CONTEXTS] = _contexts(event, max_json_depth)
     ip = event.get("ip")
     collector = arrival.collector_tstamp
     values[_ENVIRONMENT] = arrival.environment
-    values[_FINGERPRINT] = fingerprint(event)
+    try:
+        values[_FINGERPRINT] = fingerprint(event)
+    except orjson.JSONEncodeError:
+        # Every name and value is a string here, so only a lone surrogate (kept by the
+        # lenient parse of a body orjson refused) fails to encode; every stored text
+        # passed through this encoding.
+        reason = json_rules.unencodable(event)
+        if reason is None:
+            raise
+        raise EventRejected(reason) from None
     values[_PLATFORM] = platform
     values[_EVENT] = event_name
     values[_COLLECTOR_TSTAMP] = collector
@@ -177,13 +197,9 @@ def bad_row(event: object, reason: str, arrival: Arrival) -> BadRow:
                 event_id = protocol.parse_uuid("eid", eid)
             except EventRejected:
                 event_id = None
-    try:
-        payload = orjson.dumps(event).decode()
-    except TypeError:
-        payload = repr(event)
     return BadRow(
         reason=reason,
-        payload=payload,
+        payload=json_rules.event_json(event),
         received_tstamp=arrival.collector_tstamp,
         environment=arrival.environment,
         event_id=event_id,
@@ -191,12 +207,17 @@ def bad_row(event: object, reason: str, arrival: Arrival) -> BadRow:
 
 
 def sort_events(
-    events: list[Any], arrival: Arrival, merged: dict[str, str]
+    events: list[Any],
+    arrival: Arrival,
+    merged: dict[str, str],
+    *,
+    max_json_depth: int = json_rules.MAX_JSON_DEPTH,
 ) -> tuple[list[GoodEvent], list[BadRow]]:
     """Good events and bad rows for a request's events; ``merged`` (the query string's
     event fields) is added to every event and wins on a clash."""
     good: list[GoodEvent] = []
     bad: list[BadRow] = []
+    failures = 0
     for index, event in enumerate(events):
         if not isinstance(event, dict):
             bad.append(bad_row(event, f"data[{index}]: not a JSON object", arrival))
@@ -204,12 +225,17 @@ def sort_events(
         if merged:
             event.update(merged)
         try:
-            good.append(build_good_event(event, arrival))
+            good.append(build_good_event(event, arrival, max_json_depth))
         except EventRejected as exc:
             bad.append(bad_row(event, exc.reason, arrival))
         except Exception as exc:
             # A bug of ours must not lose the event: keep it as a bad row and say so.
-            logger.exception("internal error while processing an event")
+            # One traceback per request: a batch of alike events would repeat it.
+            if not failures:
+                logger.exception("internal error while processing an event")
+            failures += 1
             reason = f"internal: the event could not be processed ({type(exc).__name__})"
             bad.append(bad_row(event, reason, arrival))
+    if failures > 1:
+        logger.error("internal error: %d events of one request could not be processed", failures)
     return good, bad

@@ -7,7 +7,9 @@ Refusals are raised as :class:`Rejected` (after storing their bad row, when the
 request is attributable to an environment) and answered by the application. A
 browser request (one with an ``Origin`` or ``Referer``) whose origin the key's
 environment does not allow is refused with 403 as soon as the environment is
-known, before anything of it is stored.
+known, before anything of it is stored. A request whose key carriers (header,
+path, query, events) name different keys is refused with 401 before anything
+of it is stored.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 import orjson
 
 from datacoral.collector.asgi import Receive, Send
-from datacoral.collector.auth import MISSING_KEY, KeyResolver, check_claim
+from datacoral.collector.auth import MISSING_KEY, KeyResolver, check_claim, one_key
 from datacoral.collector.cookie import Identity, NetworkCookie
 from datacoral.collector.enrich import Arrival, IPNetwork, client_ip
 from datacoral.collector.errors import (
@@ -34,7 +36,8 @@ from datacoral.collector.errors import (
 )
 from datacoral.collector.events import sort_events
 from datacoral.collector.fields import LEGACY_ENVIRONMENT, LEGACY_KEY, TRANSPORT_PARAMETERS
-from datacoral.collector.limits import read_body
+from datacoral.collector.json_rules import MAX_JSON_DEPTH
+from datacoral.collector.limits import content_codings, decode_body, read_body
 from datacoral.collector.origins import OriginCache
 from datacoral.collector.protocol import check_content_type, split_body
 from datacoral.collector.request import Request
@@ -54,14 +57,17 @@ def now_ms() -> int:
 class _Attempt:
     """What is known so far about one request, kept for a last-resort bad row.
 
-    ``raw`` is the body, or the event of a GET (serialised only if a bad row needs it).
+    ``raw`` is the body, or the event of a GET (serialised only if a bad row needs it);
+    ``key`` is the key the transport carried and ``carrier`` where (header, path, query).
     """
 
-    __slots__ = ("committed", "environment", "raw", "received", "secrets")
+    __slots__ = ("carrier", "committed", "environment", "key", "raw", "received", "secrets")
 
     def __init__(self, received: int) -> None:
         self.received = received
         self.environment: str | None = None
+        self.key: str | None = None
+        self.carrier = ""
         self.raw: bytes | dict[str, str] = b""
         self.secrets: tuple[str, ...] = ()
         self.committed = False
@@ -112,6 +118,7 @@ class Ingest:
         cookie: NetworkCookie,
         max_body_bytes: int,
         trusted_proxies: tuple[IPNetwork, ...],
+        max_json_depth: int = MAX_JSON_DEPTH,
     ) -> None:
         self._storage = storage
         self._keys = keys
@@ -119,6 +126,7 @@ class Ingest:
         self._cookie = cookie
         self._max_body_bytes = max_body_bytes
         self._trusted_proxies = trusted_proxies
+        self._max_json_depth = max_json_depth
 
     async def events(self, request: Request, receive: Receive, send: Send, key: str | None) -> None:
         """``POST tp2``: a batch of events; 200 ``ok`` once committed."""
@@ -150,9 +158,15 @@ class Ingest:
         self, attempt: _Attempt, request: Request, path_key: str | None
     ) -> dict[str, str]:
         """Authenticate header/path/query keys; returns the parsed query string."""
-        key = request.header(b"x-api-key") or path_key
+        key = request.header(b"x-api-key")
+        carrier = "X-Api-Key"
+        if path_key and path_key != key:
+            if key:
+                raise one_key("X-Api-Key and the /k/ path")
+            key, carrier = path_key, "the /k/ path"
         claimed = request.header(b"x-datacoral-environment")
         if key:
+            attempt.key, attempt.carrier = key, carrier
             attempt.secrets += (key,)
             attempt.environment = self._keys.environment_of(key, claimed)
             self._check_origin(attempt.environment, request)
@@ -164,11 +178,13 @@ class Ingest:
         if not query:
             return query
         query_key = query.get("api_key")
-        if query_key:
+        if query_key and query_key != key:
+            if key:
+                raise one_key(f"{carrier} and api_key")
+            attempt.key, attempt.carrier = query_key, "api_key"
             attempt.secrets += (query_key,)
-            if attempt.environment is None:
-                attempt.environment = self._keys.environment_of(query_key, claimed)
-                self._check_origin(attempt.environment, request)
+            attempt.environment = self._keys.environment_of(query_key, claimed)
+            self._check_origin(attempt.environment, request)
         if attempt.environment is not None:
             check_claim(attempt.environment, query.get("env") or None)
         return query
@@ -183,9 +199,11 @@ class Ingest:
     ) -> str:
         """The environment, from the legacy in-event key when no other key came."""
         environment = attempt.environment
+        if keys and (len(keys) > 1 or (attempt.key is not None and attempt.key not in keys)):
+            raise one_key(
+                "x_api_key fields" if attempt.key is None else f"{attempt.carrier} and x_api_key"
+            )
         if environment is None:
-            if len(keys) > 1:
-                raise Unauthorized("events carry different x_api_key values: send one key")
             key = next(iter(keys), None)
             if key is None:
                 raise Unauthorized(MISSING_KEY)
@@ -240,12 +258,15 @@ class Ingest:
         self, attempt: _Attempt, request: Request, receive: Receive, send: Send, key: str | None
     ) -> None:
         query = await self._authenticate_transport(attempt, request, key)
+        codings = content_codings(request.header(b"content-encoding"))
         body = b""
         try:
             body = await read_body(
                 receive, limit=self._max_body_bytes, declared=request.content_length
             )
             attempt.raw = body
+            if codings:
+                body = attempt.raw = decode_body(body, codings, limit=self._max_body_bytes)
             check_content_type(request.header(b"content-type"))
             raws = split_body(body)
         except (MalformedRequest, PayloadTooLarge) as exc:
@@ -259,7 +280,7 @@ class Ingest:
         environment = self._authenticate_legacy(attempt, request, keys, claims, query)
         identity = self._cookie.identify(request)
         arrival = self._arrival(environment, attempt, request, identity)
-        good, bad = sort_events(raws, arrival, merged)
+        good, bad = sort_events(raws, arrival, merged, max_json_depth=self._max_json_depth)
         await self._storage.commit(good, bad)
         attempt.committed = True
         await send_ok(send, identity.headers)
@@ -283,7 +304,7 @@ class Ingest:
             raise exc
         identity = self._cookie.identify(request)
         arrival = self._arrival(environment, attempt, request, identity)
-        good, bad = sort_events([event], arrival, {})
+        good, bad = sort_events([event], arrival, {}, max_json_depth=self._max_json_depth)
         await self._storage.commit(good, bad)
         attempt.committed = True
         await send_pixel(send, identity.headers)

@@ -4,6 +4,9 @@ Splits a request into raw events (the ``payload_data`` envelope of a POST, the
 query string of a GET) and parses the typed fields inside one event. Every
 failure names the field and the rule it broke; a request-level failure raises
 :class:`MalformedRequest`, a field-level one :class:`EventRejected`.
+
+JSON that orjson refuses is looked at again by :mod:`.json_rules`, which names
+the rule (lone surrogates, nesting depth).
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from urllib.parse import unquote
 import orjson
 
 from datacoral.collector.errors import EventRejected, MalformedRequest
+from datacoral.collector.errors import shown as shown  # where callers have found it
 from datacoral.collector.fields import (
     CONTEXTS_WRAPPER_PREFIX,
     PAYLOAD_DATA_PREFIX,
     UNSTRUCT_WRAPPER_PREFIX,
 )
+from datacoral.collector.json_rules import MAX_JSON_DEPTH, lenient_loads, why_not_json
 
 #: Media types a POST body may declare: JSON, and text/plain as sent by ``sendBeacon``.
 ACCEPTED_CONTENT_TYPES = frozenset(("application/json", "text/plain"))
@@ -49,18 +54,6 @@ else:  # 3.10 has no strict decoder in C: validate with a regular expression
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
-def shown(value: object, limit: int = 60) -> str:
-    """A short printable form of a value for a bad-row reason."""
-    if isinstance(value, str):
-        text = repr(value)
-    else:
-        try:
-            text = orjson.dumps(value).decode()
-        except TypeError:
-            text = type(value).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def check_content_type(content_type: str | None) -> None:
     """Refuse POST bodies that declare a media type other than JSON or text/plain."""
     if content_type is None:
@@ -73,13 +66,21 @@ def check_content_type(content_type: str | None) -> None:
 
 
 def split_body(body: bytes) -> list[Any]:
-    """The raw events of a POST body in the ``payload_data`` 1-0-* envelope."""
+    """The raw events of a POST body in the ``payload_data`` 1-0-* envelope.
+
+    A body orjson refuses is read again by :func:`~.json_rules.lenient_loads`: an
+    event holding a lone surrogate is returned as sent, to become its own bad row
+    (:func:`~.json_rules.unencodable`), and the rest of the batch is kept.
+    """
     if not body.strip():
         raise MalformedRequest("body: empty; expected a payload_data JSON envelope")
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise MalformedRequest(f"body: not valid JSON: {exc}") from None
+        try:
+            document = lenient_loads(body)
+        except (ValueError, RecursionError):
+            raise MalformedRequest(f"body: not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise MalformedRequest("envelope: not a JSON object with schema and data")
     schema = document.get("schema")
@@ -176,17 +177,15 @@ def decode_base64(name: str, value: str) -> bytes:
         raise EventRejected(f"{name}: not valid base64") from None
 
 
-def decode_json_field(name: str, value: str, *, base64: bool) -> Any:
+def decode_json_field(
+    name: str, value: str, *, base64: bool, max_depth: int = MAX_JSON_DEPTH
+) -> Any:
     """The JSON document in ``ue_px``/``cx`` (base64) or ``ue_pr``/``co`` (plain)."""
-    if base64:
-        try:
-            return orjson.loads(decode_base64(name, value))
-        except orjson.JSONDecodeError:
-            raise EventRejected(f"{name}: decodes to non-JSON") from None
+    text: str | bytes = decode_base64(name, value) if base64 else value
     try:
-        return orjson.loads(value)
+        return orjson.loads(text)
     except orjson.JSONDecodeError:
-        raise EventRejected(f"{name}: not valid JSON") from None
+        raise EventRejected(why_not_json(name, text, max_depth)) from None
 
 
 def _is_self_describing(value: object) -> bool:

@@ -13,6 +13,7 @@ import contextlib
 import importlib.util
 import logging
 import logging.config
+import math
 import signal
 import socket
 import sys
@@ -22,6 +23,8 @@ from typing import Any
 import uvicorn
 
 from datacoral.collector.app import CollectorApp
+from datacoral.collector.connection_limits import ConnectionLimits, open_files_limit
+from datacoral.collector.front_door import FrontDoor, protocol_class
 from datacoral.config import Settings
 
 logger = logging.getLogger("datacoral.collector")
@@ -105,6 +108,12 @@ def serve(settings: Settings) -> int:
     """Serve until a signal; 0 after a graceful stop, non-zero when start failed."""
     logging.config.dictConfig(log_config(settings.log_level))
     try:
+        limits = ConnectionLimits.from_settings(settings, open_files=open_files_limit())
+    except ValueError as exc:
+        logger.error("%s", exc)
+        return 1
+    logger.info("%r", limits)
+    try:
         sock = bind(settings.host, settings.port)
     except OSError as exc:
         logger.error("cannot listen on %s:%s: %s", settings.host, settings.port, exc)
@@ -112,7 +121,11 @@ def serve(settings: Settings) -> int:
     config = uvicorn.Config(
         CollectorApp(settings),
         loop="uvloop" if _available("uvloop") else "auto",
-        http="httptools" if _available("httptools") else "auto",
+        # uvicorn's httptools protocol with bounded heads, deadlines and a connection cap.
+        http=protocol_class(FrontDoor(limits)),
+        # uvicorn also closes a connection idle after an answer; the front door does so
+        # on time, uvicorn's own timer (whole seconds) only ever agrees with it.
+        timeout_keep_alive=math.ceil(limits.keep_alive_timeout),
         ws="none",
         lifespan="on",
         access_log=False,
