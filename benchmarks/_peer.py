@@ -63,14 +63,17 @@ def probe(python: Path) -> tuple[str, Path] | None:
     return version, Path(folder)
 
 
-def ensure_upstream(venv: Path = DEFAULT_VENV, timeout: float = 300.0) -> Path:
+def ensure_upstream(
+    venv: Path = DEFAULT_VENV, timeout: float = 300.0, extra: tuple[str, ...] = ()
+) -> Path:
     """The folder of upstream's ``snowplow_tracker`` package, installing it when needed.
 
-    Raises :class:`PeerUnavailable` when the venv cannot be made within ``timeout``
-    seconds (all steps together).
+    ``extra`` requirements are installed beside it (a venv made without them is
+    made again). Raises :class:`PeerUnavailable` when the venv cannot be made within
+    ``timeout`` seconds (all steps together).
     """
     found = probe(venv_python(venv))
-    if found is not None and found[0] == UPSTREAM_VERSION:
+    if found is not None and found[0] == UPSTREAM_VERSION and _has(venv, extra):
         return found[1]
     venv.parent.mkdir(parents=True, exist_ok=True)
     building = venv.with_name(f"{venv.name}.building-{os.getpid()}")
@@ -80,7 +83,7 @@ def ensure_upstream(venv: Path = DEFAULT_VENV, timeout: float = 300.0) -> Path:
         [base_python, "-m", "venv", str(building)],
         [str(venv_python(building)), "-m", "pip", "install", "--quiet",
          "--disable-pip-version-check", "--retries", "1", "--timeout", "15",
-         UPSTREAM_REQUIREMENT],
+         UPSTREAM_REQUIREMENT, *extra],
     ]  # fmt: skip
     print(f"installing {UPSTREAM_REQUIREMENT} into {venv} ...", file=sys.stderr)
     deadline = time.monotonic() + timeout
@@ -97,3 +100,27 @@ def ensure_upstream(venv: Path = DEFAULT_VENV, timeout: float = 300.0) -> Path:
     if found is None or found[0] != UPSTREAM_VERSION:
         raise PeerUnavailable(f"{venv} does not import snowplow_tracker {UPSTREAM_VERSION}")
     return found[1]
+
+
+def _has(venv: Path, requirements: tuple[str, ...]) -> bool:
+    """True when ``venv`` has every one of ``requirements`` (pinned ``name==version``)."""
+    if not requirements:
+        return True
+    check = (
+        "import sys\nfrom importlib.metadata import version, PackageNotFoundError\n"
+        "for r in sys.argv[1:]:\n"
+        "    name, _, wanted = r.partition('==')\n"
+        "    try:\n        found = version(name)\n"
+        "    except PackageNotFoundError:\n        sys.exit(1)\n"
+        "    if wanted and found != wanted:\n        sys.exit(1)\n"
+    )
+    try:
+        done = subprocess.run(
+            [str(venv_python(venv)), "-E", "-s", "-c", check, *requirements],
+            capture_output=True,
+            timeout=60,
+            env=clean_environment(),
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
