@@ -332,3 +332,15 @@ def test_normal_requests_are_served_quickly_while_slow_clients_hold_connections(
         for sock in slow:
             sock.close()
     assert statistics.median(times) < 0.1, f"answer times: {times}"
+
+
+def test_garbage_requests_do_not_flood_the_log(tmp_path: Path) -> None:
+    with running_server(tmp_path / "noise.sqlite") as server:
+        for _ in range(200):
+            with connect(server) as sock:
+                sock.sendall(b"\x16\x03\x01 not http at all\r\n\r\n")
+                answer, _ = read_answer(sock, timeout=5)
+                assert answer.startswith(b"HTTP/1.1 400")
+        logged = server.log().count("Invalid HTTP request received.")
+    # One line at the start of each second the flood lasted, not one per request.
+    assert 1 <= logged <= 10, logged

@@ -59,3 +59,23 @@ def test_a_burst_is_logged_once_at_once_and_once_with_its_count(
     assert len(lines()) == 2  # nothing more to say
     tally.add(loop, 11)  # quiet for a while: logged at once
     assert lines()[2:] == ["refused 1 connection(s), limit 11"]
+
+
+def test_client_noise_is_let_through_once_a_second_with_a_count() -> None:
+    from datacoral.collector.tally import BurstFilter
+
+    now = [100.0]
+    burst = BurstFilter(clock=lambda: now[0])
+
+    def passes(message: str) -> str | None:
+        record = logging.LogRecord("uvicorn.error", logging.WARNING, "x", 1, message, None, None)
+        return record.getMessage() if burst.filter(record) else None
+
+    assert passes("Invalid HTTP request received.") == "Invalid HTTP request received."
+    assert [passes("Invalid HTTP request received.") for _ in range(50)] == [None] * 50
+    assert passes("Application startup complete.") == "Application startup complete."
+    now[0] += 1.0
+    assert passes("Invalid HTTP request received.") == (
+        "Invalid HTTP request received. (50 more like it since the last such line)"
+    )
+    assert passes("Unsupported upgrade request.") == "Unsupported upgrade request."

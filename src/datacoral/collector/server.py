@@ -39,11 +39,14 @@ def log_config(level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        # uvicorn logs a line per malformed request: at most one a second, with a count.
+        "filters": {"client_noise": {"()": "datacoral.collector.tally.BurstFilter"}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "formatter": "plain",
                 "stream": "ext://sys.stderr",
+                "filters": ["client_noise"],
             }
         },
         "loggers": {
