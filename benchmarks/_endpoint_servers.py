@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,9 +97,12 @@ def _reader(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 @contextmanager
-def datacoral_serve(db: Path, *, startup_timeout: float = 30) -> Iterator[Server]:
-    """``datacoral serve --port 0 --db DB`` until the block ends."""
+def datacoral_serve(
+    db: Path, *, options: Sequence[str] = (), startup_timeout: float = 30
+) -> Iterator[Server]:
+    """``datacoral serve --port 0 --db DB [OPTIONS]`` until the block ends."""
     command = [sys.executable, "-m", "datacoral", "serve", "--port", "0", "--db", str(db)]
+    command += options
     with _server("datacoral serve", command, startup_timeout) as server:
         yield server
 

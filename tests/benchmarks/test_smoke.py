@@ -5,9 +5,10 @@ What is checked: the script exits 0 and prints its tables. The scripts' own
 checks still apply and make the exit status non-zero when they fail: every
 event received exactly once (tracker overhead), the queue bounded by
 ``buffer_capacity`` (tracker memory), both servers started, the load generator
-ran and the database was counted (endpoint throughput and growth). Upstream's
-venv is used when it is cached or can be made within a few seconds; otherwise
-only our side runs.
+ran and the database was counted (endpoint throughput and growth), and every
+reliability check passed (answers, 5xx, slow clients, RSS, the store's counts
+against the answers, a clean exit). Upstream's venv is used when it is cached
+or can be made within a few seconds; otherwise only our side runs.
 """
 
 from __future__ import annotations
@@ -40,6 +41,18 @@ SMOKE_RUNS = [
             "| writer: rows + INSERT + commit, synchronous=FULL",
             "| INSERT alone: memory, no constraints",
             "| INSERT alone: file holding 2,000 events",
+        ],
+    ),
+    (
+        "reliability.py",
+        [
+            "phase A: 3,000 requests",
+            "| A: mutation fuzz",
+            "| B: slow clients, idle",
+            "| C: overload",
+            "| good + bad + duplicates",
+            "| store against the 200/400/413 answers",
+            "reliability: PASS",
         ],
     ),
 ]
