@@ -17,7 +17,10 @@ database after each run, never taken from answers. Then each endpoint workload
 runs once more at a fixed rate of half its measured maximum, for the p99 target.
 
     python benchmarks/endpoint_throughput.py [--duration 10] [--connections 32] [--rounds 3]
-                                             [--smoke] [--strict]
+                                             [--workers 1] [--smoke] [--strict]
+
+``--workers N`` runs ``datacoral serve --workers N`` (N processes on one port); the
+ceiling stays one process, so its ratios then compare N processes with one.
 
 Exit status: 0 when every run completed (targets are reported as PASS/MISS;
 ``--strict`` makes a MISS exit 1); 1 when a server or the load generator failed.
@@ -73,6 +76,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--rounds", type=int, default=3, help="ceiling/endpoint pairs")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="datacoral serve --workers (processes)"
+    )
     _endpoint_load.add_common_options(parser)
     args = parser.parse_args(argv)
     _endpoint_load.use_generator(args)
@@ -148,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load generator: {describe_generator()}")
     print(
         f"{args.rounds} round(s) of {args.duration:g} s per run, {args.connections} keep-alive"
-        f" connections, {args.threads} generator thread(s)"
+        f" connections, {args.threads} generator thread(s);"
+        f" datacoral serve --workers {args.workers}"
     )
     with tempfile.TemporaryDirectory(prefix="datacoral-throughput-") as directory:
         db = Path(directory) / "events.sqlite"
@@ -172,7 +179,8 @@ def measure(
 ) -> tuple[dict[tuple[str, str], list[Measured]], dict[str, tuple[float, Measured]], str]:
     runs: dict[tuple[str, str], list[Measured]] = {}
     half: dict[str, tuple[float, Measured]] = {}
-    with ceiling() as top, datacoral_serve(bench.db) as endpoint:
+    options = ["--workers", str(bench.args.workers)]
+    with ceiling() as top, datacoral_serve(bench.db, options=options) as endpoint:
         if not bench.args.smoke:
             bench.warm_up(top.url)
             bench.warm_up(endpoint.url)

@@ -12,6 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support import postgres
+from tests.support.services import require
+
 
 @pytest.fixture(autouse=True)
 def _tracker_hygiene() -> Iterator[None]:
@@ -27,3 +30,30 @@ def _tracker_hygiene() -> Iterator[None]:
         if not getattr(emitter, "_closed", True):
             emitter.close(timeout=0.5)
     assert not errors, f"the tracker swallowed internal errors: {errors!r}"
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[postgres.RunDatabase]:
+    """This run's own PostgreSQL database (tests/support/postgres.py), dropped at the end."""
+    reason = postgres.unavailable_reason()
+    require(reason is None, reason or "")
+    database = postgres.RunDatabase()
+    yield database
+    database.drop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the PostgreSQL copies of tests marked ``sqlite_only`` (support/backends.py)."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        on_postgres = "postgres" in (params.get("backend"), params.get("module_backend"))
+        if on_postgres and item.get_closest_marker("sqlite_only") is not None:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -15,7 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datacoral.storage.target import DatabaseURL, Target, parse_target
+
 DEFAULT_DB = "datacoral.sqlite"
+#: The most ``workers`` a server may run (each is a whole process with its own memory).
+MAX_WORKERS = 64
 _COOKIE_DOMAIN = re.compile(r"\.?[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 
 
@@ -25,7 +29,9 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8080
-    db: Path = Path(DEFAULT_DB)
+    #: A SQLite file, or a PostgreSQL URL (``postgresql://user@host:5432/name``); a URL's
+    #: password is never shown (see :class:`~datacoral.storage.target.DatabaseURL`).
+    db: Target = Path(DEFAULT_DB)
     #: Bodies above this size (as sent, and once decoded when sent with gzip or deflate)
     #: get 413 and a size-violation bad row.
     max_body_bytes: int = 1024 * 1024
@@ -59,11 +65,20 @@ class Settings:
     storage_busy_timeout_seconds: float = 2.0
     #: Seconds in-flight requests get to finish after SIGTERM before they are cancelled.
     shutdown_timeout_seconds: int = 30
+    #: Processes serving the one port. 1: this process serves, as always; more: it binds
+    #: the port and supervises that many worker processes (replacing any that dies), and
+    #: every limit above (``max_connections`` included) applies to each worker.
+    workers: int = 1
     log_level: str = "info"
     access_log: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.db, (Path, DatabaseURL)):
+            try:
+                object.__setattr__(self, "db", parse_target(self.db))
+            except ValueError as exc:
+                raise ValueError(f"db {exc}") from None
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be 0-65535, got {self.port}")
         if self.max_body_bytes < 1024:
@@ -87,6 +102,8 @@ class Settings:
             raise ValueError("storage_busy_timeout_seconds must be more than 0 and at most 60")
         if self.shutdown_timeout_seconds < 1:
             raise ValueError("shutdown_timeout_seconds must be at least 1")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise ValueError(f"workers must be 1-{MAX_WORKERS}, got {self.workers}")
         for proxy in self.trusted_proxies:
             ipaddress.ip_network(proxy, strict=False)  # raises ValueError when malformed
         if self.cookie_domain is not None and not _COOKIE_DOMAIN.fullmatch(self.cookie_domain):
@@ -107,8 +124,6 @@ class Settings:
             if raw is not None and raw != "":
                 values[f.name] = _parse(f.name, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if "db" in values:
-            values["db"] = Path(values["db"])
         return cls(**values)
 
 
@@ -122,6 +137,7 @@ def _parse(name: str, raw: str) -> Any:
         "max_connections",
         "retry_after_seconds",
         "shutdown_timeout_seconds",
+        "workers",
     ):
         try:
             return int(raw)

@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from datacoral.cli.app import cli
@@ -45,6 +46,7 @@ def test_db_from_environment_root_option_and_command_option(db: Path, tmp_path: 
     assert "from-env" not in listed_other
 
 
+@pytest.mark.sqlite_only  # a SQLite lock; PostgreSQL: tests/cli/test_postgres_url.py
 def test_locked_database_exits_3(run: Run, db: Path) -> None:
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")

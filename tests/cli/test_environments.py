@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
-from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage import open_storage
+from datacoral.storage.target import Target
 from tests.cli.conftest import Run
 from tests.storage.factories import good_event
 
@@ -53,9 +53,9 @@ def test_errors_are_one_line_with_exit_code_1(run: Run) -> None:
     assert (missing.exit_code, missing.stderr) == (1, "error: no environment 'qa'\n")
 
 
-def test_delete_refuses_then_force(run: Run, db: Path) -> None:
+def test_delete_refuses_then_force(run: Run, db: Target) -> None:
     run("key", "create", "--env", "stage")
-    store = SQLiteStorage(db)
+    store = open_storage(db)
     store.open()
     asyncio.run(store.commit([good_event("stage")], []))
     store.close()

@@ -11,19 +11,19 @@ import subprocess
 import sys
 import threading
 import uuid
-from pathlib import Path
 from typing import IO
 
 import pytest
 
+from datacoral.storage import open_storage
 from datacoral.storage.base import BadRow, GoodEvent
-from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage.target import Target
 from tests.cli.conftest import Run
 from tests.storage.factories import bad_row, good_event
 
 
-def _commit(db: Path, good: list[GoodEvent], bad: list[BadRow] | None = None) -> None:
-    store = SQLiteStorage(db)
+def _commit(db: Target, good: list[GoodEvent], bad: list[BadRow] | None = None) -> None:
+    store = open_storage(db)
     store.open()
     try:
         asyncio.run(store.commit(good, bad or []))
@@ -31,7 +31,7 @@ def _commit(db: Path, good: list[GoodEvent], bad: list[BadRow] | None = None) ->
         store.close()
 
 
-def test_count(run: Run, db: Path) -> None:
+def test_count(run: Run, db: Target) -> None:
     event = good_event("dev")
     _commit(db, [event, good_event("prod")], [bad_row("dev")])
     _commit(db, [event])  # resent: a duplicate
@@ -49,7 +49,7 @@ def test_count(run: Run, db: Path) -> None:
     assert as_json == [{"environment": "dev", "good": 1, "bad": 1, "duplicates": 1}]
 
 
-def test_tail_newest_last(run: Run, db: Path) -> None:
+def test_tail_newest_last(run: Run, db: Target) -> None:
     events = [good_event("dev", app_id=f"app{i}") for i in range(5)]
     _commit(db, events)
     tailed = run("events", "tail", "--env", "dev", "-n", "2")
@@ -66,7 +66,7 @@ def test_tail_newest_last(run: Run, db: Path) -> None:
     assert [e["event_id"] for e in as_json] == [e.event_id for e in events]
 
 
-def test_tail_bad_rows(run: Run, db: Path) -> None:
+def test_tail_bad_rows(run: Run, db: Target) -> None:
     _commit(db, [], [bad_row("stage", reason="e: not a known event type: 'zz'")])
     tailed = run("events", "tail", "--env", "stage", "--bad")
     assert tailed.exit_code == 0
@@ -80,7 +80,7 @@ def test_tail_of_unknown_environment(run: Run) -> None:
     assert (tailed.exit_code, tailed.stderr) == (1, "error: no environment 'qa'\n")
 
 
-def test_show(run: Run, db: Path) -> None:
+def test_show(run: Run, db: Target) -> None:
     event = good_event("prod", unstruct_event='{"schema":"test","data":{"foo":"bar"}}')
     _commit(db, [event])
     shown = run("events", "show", event.event_id)
@@ -104,7 +104,7 @@ def test_show(run: Run, db: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child is POSIX")
-def test_follow_prints_new_events_and_ends_cleanly_on_ctrl_c(db: Path) -> None:
+def test_follow_prints_new_events_and_ends_cleanly_on_ctrl_c(db: Target) -> None:
     _commit(db, [good_event("dev", app_id="before")])
     command = [sys.executable, "-m", "datacoral", "events", "tail", "--env", "dev", "--follow"]
     with subprocess.Popen(

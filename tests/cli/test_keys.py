@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from datacoral.admin.keys import hash_key
-from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage import open_storage
+from datacoral.storage.target import Target
 from tests.cli.conftest import Run
 
 
@@ -37,13 +37,13 @@ def test_json_create_and_list(run: Run) -> None:
     assert json.loads(run("key", "list", "--env", "dev", "--json").stdout) == []
 
 
-def test_revoke_makes_lookup_report_revoked(run: Run, db: Path) -> None:
+def test_revoke_makes_lookup_report_revoked(run: Run, db: Target) -> None:
     created = json.loads(run("key", "create", "--env", "dev", "--json").stdout)
     revoked = run("key", "revoke", created["key_id"])
     assert revoked.exit_code == 0
     assert f"revoked key {created['key_id']}" in revoked.stdout
 
-    store = SQLiteStorage(db)
+    store = open_storage(db)
     try:
         record = store.lookup_key(hash_key(created["key"]))
     finally:

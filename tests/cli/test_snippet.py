@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from datacoral.cli.snippet import DEFAULT_TRACKER_URL, js_string
-from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage import open_storage
+from datacoral.storage.target import Target
 from tests.cli.conftest import Run
 
 KEY = "dck_abc-DEF_123"
@@ -140,8 +141,8 @@ def test_missing_options_are_usage_errors(run: Run) -> None:
     assert run("snippet", "--key", KEY).exit_code == 2
 
 
-def test_the_database_is_checked_when_it_is_there(run: Run, db: Path) -> None:
-    store = SQLiteStorage(db)
+def test_the_database_is_checked_when_it_is_there(run: Run, db: Target) -> None:
+    store = open_storage(db)
     try:
         _, dev_key = store.create_key("dev")
         info, stage_key = store.create_key("stage")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import requests
 
+from datacoral.storage import open_storage
 from datacoral.storage.base import GoodEvent
-from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage.target import Target
 from tests.collector.conftest import Endpoint, assert_no_keys_in, create_keys
 from tests.support.server import running_server
 
@@ -34,9 +34,9 @@ ORIGINS = {
 }
 
 
-def allow_origins(db: Path, origins: dict[str, list[str]] = ORIGINS) -> None:
+def allow_origins(db: Target, origins: dict[str, list[str]] = ORIGINS) -> None:
     """Set up the allow-lists through the storage API, as the CLI does."""
-    storage = SQLiteStorage(db)
+    storage = open_storage(db)
     try:
         for environment, entries in origins.items():
             for entry in entries:
@@ -46,7 +46,7 @@ def allow_origins(db: Path, origins: dict[str, list[str]] = ORIGINS) -> None:
 
 
 @contextmanager
-def browser_endpoint(db: Path, **settings: Any) -> Iterator[Endpoint]:
+def browser_endpoint(db: Target, **settings: Any) -> Iterator[Endpoint]:
     """A running server whose dev and stage environments allow :data:`ORIGINS`."""
     keys = create_keys(db)
     allow_origins(db)

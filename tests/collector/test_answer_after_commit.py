@@ -3,8 +3,8 @@
 The SIGKILL durability test cannot see an answer that goes out a moment before
 its commit: the commit almost always follows before the kill. Here the commit is
 held for as long as the test wants: the endpoint runs in this process (uvicorn on
-a loopback socket) over our SQLite storage, whose ``commit`` waits for the test's
-signal before it commits.
+a loopback socket) over the backend's storage, whose ``commit`` waits for the
+test's signal before it commits.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -26,26 +25,49 @@ import uvicorn
 
 from datacoral.collector.app import CollectorApp
 from datacoral.config import Settings
-from datacoral.storage.base import BadRow, CommitResult, GoodEvent
-from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage import open_storage
+from datacoral.storage.base import (
+    BadRow,
+    CommitResult,
+    EnvironmentRecord,
+    GoodEvent,
+    KeyRecord,
+)
+from datacoral.storage.target import Target
 from tests.collector.builders import TP2, envelope, event
 from tests.collector.conftest import create_keys
 
 WAIT = 10.0  # seconds: a deadline for things that happen at once unless the code is broken
 
 
-class HeldCommits(SQLiteStorage):
-    """The SQLite storage, whose commits wait until the test releases them."""
+class HeldCommits:
+    """The backend's storage, whose commits wait until the test releases them."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, db: Target) -> None:
+        self.db = db
+        self._storage = open_storage(db)
         self.waiting = threading.Event()
         self.release = threading.Event()
+
+    def open(self) -> None:
+        self._storage.open()
+
+    def close(self) -> None:
+        self._storage.close()
+
+    def lookup_key(self, key_hash: bytes) -> KeyRecord | None:
+        return self._storage.lookup_key(key_hash)
+
+    def environments(self) -> list[EnvironmentRecord]:
+        return self._storage.environments()
+
+    def is_ready(self) -> bool:
+        return self._storage.is_ready()
 
     async def commit(self, good: list[GoodEvent], bad: list[BadRow]) -> CommitResult:
         self.waiting.set()
         await asyncio.to_thread(self.release.wait, WAIT * 3)
-        return await super().commit(good, bad)
+        return await self._storage.commit(good, bad)
 
 
 class _Server(uvicorn.Server):
@@ -63,7 +85,7 @@ class _Server(uvicorn.Server):
 @contextmanager
 def serving(storage: HeldCommits) -> Iterator[int]:
     """The endpoint over ``storage`` on a free loopback port; yields the port."""
-    settings = Settings(db=storage.path, port=0)
+    settings = Settings(db=storage.db, port=0)
     app = CollectorApp(settings, storage_factory=lambda _: storage)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -107,7 +129,7 @@ def read_answer(sock: socket.socket) -> bytes:
 
 
 @pytest.mark.parametrize("method", ["POST", "GET"])
-def test_no_answer_leaves_before_the_commit(db_path: Path, method: str) -> None:
+def test_no_answer_leaves_before_the_commit(db_path: Target, method: str) -> None:
     keys = create_keys(db_path)
     batch = [event(p="web")] if method == "GET" else [event() for _ in range(3)]
     storage = HeldCommits(db_path)
@@ -124,7 +146,7 @@ def test_no_answer_leaves_before_the_commit(db_path: Path, method: str) -> None:
         storage.release.set()
         assert read_answer(sock).startswith(b"HTTP/1.1 200 OK\r\n")
 
-    reader = SQLiteStorage(db_path)
+    reader = open_storage(db_path)
     try:
         assert [len(reader.find_events(e["eid"])) for e in batch] == [1] * len(batch)
     finally:

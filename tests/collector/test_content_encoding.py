@@ -6,7 +6,6 @@ import gzip
 import json
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -14,6 +13,7 @@ import requests
 from tests.collector.builders import TP2, envelope, event, headers
 from tests.collector.conftest import Endpoint, create_keys, totals
 from tests.collector.stored import bad_rows_after, last_bad_row, times_stored
+from tests.support.backends import Targets
 from tests.support.server import running_server
 
 LIMIT = 4096
@@ -70,9 +70,9 @@ def test_unsupported_encoding_is_415_and_stores_nothing(
 
 
 @pytest.fixture(scope="module")
-def small_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+def small_endpoint(module_targets: Targets) -> Iterator[Endpoint]:
     """A server whose bodies may be at most 4 KiB, as sent and as decoded."""
-    db: Path = tmp_path_factory.mktemp("small") / "events.sqlite"
+    db = module_targets.new("small")
     keys = create_keys(db)
     with running_server(db, max_body_bytes=LIMIT) as server, requests.Session() as session:
         yield Endpoint(server, db, keys, session)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from datacoral.cli.app import cli
+from datacoral.storage.target import Target, target_argument
 from tests.collector.browser_requests import (
     OTHER_PAGE,
     PAGE,
@@ -27,14 +27,15 @@ from tests.collector.browser_requests import (
 )
 from tests.collector.builders import TP2, envelope, event
 from tests.collector.conftest import Endpoint, totals
+from tests.support.backends import Targets
 
 ALL_REQUESTED = "content-type,sp-anonymous,x-api-key,x-datacoral-environment"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+def site(module_targets: Targets) -> Iterator[Endpoint]:
     """One server for the module: dev allows PAGE and *.example.com, stage STAGE_PAGE."""
-    with browser_endpoint(tmp_path_factory.mktemp("cors") / "events.sqlite") as endpoint:
+    with browser_endpoint(module_targets.new("cors")) as endpoint:
         yield endpoint
 
 
@@ -337,13 +338,13 @@ def test_requests_without_origin_or_referer_need_only_a_key(site: Endpoint) -> N
 # --- changes reach the running server ----------------------------------------------
 
 
-def test_origin_changes_reach_the_running_server_within_one_second(tmp_path: Path) -> None:
-    db = tmp_path / "events.sqlite"
+def test_origin_changes_reach_the_running_server_within_one_second(db_path: Target) -> None:
+    db = db_path
     runner = CliRunner(env={"DATACORAL_DB": None})
     origin = "https://new.example.org"
 
     def cli_ok(*args: str) -> None:
-        result = runner.invoke(cli, [*args, "--db", str(db)], catch_exceptions=False)
+        result = runner.invoke(cli, [*args, "--db", target_argument(db)], catch_exceptions=False)
         assert result.exit_code == 0, result.output
 
     with browser_endpoint(db) as endpoint:

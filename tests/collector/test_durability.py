@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import requests
 
-from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage import open_storage
+from datacoral.storage.target import Target
 from tests.collector.builders import TP2, envelope, event, headers
 from tests.collector.conftest import create_keys
 from tests.support.server import running_server
@@ -18,7 +18,7 @@ BATCH = 20
 CLIENTS = 4
 
 
-def test_acknowledged_events_survive_sigkill_exactly_once(db_path: Path) -> None:
+def test_acknowledged_events_survive_sigkill_exactly_once(db_path: Target) -> None:
     keys = create_keys(db_path)
     acknowledged: list[str] = []
     lock = threading.Lock()
@@ -56,14 +56,14 @@ def test_acknowledged_events_survive_sigkill_exactly_once(db_path: Path) -> None
     with lock:
         answered = list(acknowledged)
 
-    # A new server over the same file recovers it (WAL) and keeps serving.
+    # A new server over the same database (a SQLite file recovers from its WAL) keeps serving.
     with running_server(db_path) as server:
         extra = event(aid="after-restart")
         response = requests.post(
             server.url + TP2, json=envelope(extra), headers=headers(keys["dev"]), timeout=10
         )
         assert response.status_code == 200
-    storage = SQLiteStorage(db_path)
+    storage = open_storage(db_path)
     try:
         for event_id in answered:
             found = storage.find_events(event_id)

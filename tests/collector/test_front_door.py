@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from datacoral.collector.front_door import LINGER_SECONDS
-from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage import open_storage
+from datacoral.storage.base import AdminStorage
+from datacoral.storage.target import Target
 from tests.collector.conftest import assert_no_keys_in, create_keys
 from tests.collector.raw_http import (
     connect,
@@ -30,6 +32,7 @@ from tests.collector.raw_http import (
     status,
     wait_for_log,
 )
+from tests.support.backends import Targets
 from tests.support.server import RunningServer, running_server
 
 TIMEOUT = 1.0  # header, body and keep-alive timeouts of the server under test
@@ -42,21 +45,21 @@ LINE_LIMIT = 8 * 1024  # the default max_request_line_bytes
 
 
 class Door:
-    def __init__(self, server: RunningServer, db: Path, key: str) -> None:
+    def __init__(self, server: RunningServer, db: Target, key: str) -> None:
         self.server = server
         self.db = db
         self.key = key
 
-    def storage(self) -> SQLiteStorage:
-        return SQLiteStorage(self.db)
+    def storage(self) -> AdminStorage:
+        return open_storage(self.db)
 
     def pixel(self, *extra: str) -> bytes:
         return pixel_head(self.key, *extra) + b"\r\n"
 
 
 @pytest.fixture(scope="module")
-def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
-    db = tmp_path_factory.mktemp("front-door") / "events.sqlite"
+def door(module_targets: Targets) -> Iterator[Door]:
+    db = module_targets.new("front-door")
     keys = create_keys(db)
     with running_server(
         db,

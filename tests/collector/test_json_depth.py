@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -19,6 +18,7 @@ from datacoral.config import Settings
 from tests.collector.builders import CONTEXTS, TP2, UNSTRUCT, envelope, event, headers
 from tests.collector.conftest import Endpoint, create_keys
 from tests.collector.stored import bad_rows_after, last_bad_row, times_stored
+from tests.support.backends import Targets
 from tests.support.server import running_server
 
 SCHEMA = "iglu:com.acme/x/jsonschema/1-0-0"
@@ -176,9 +176,9 @@ def test_a_body_nested_deeper_than_any_parser_reads_is_400(shared_endpoint: Endp
 
 
 @pytest.fixture(scope="module")
-def shallow_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+def shallow_endpoint(module_targets: Targets) -> Iterator[Endpoint]:
     """A server that stores JSON at most 8 levels deep."""
-    db: Path = tmp_path_factory.mktemp("shallow") / "events.sqlite"
+    db = module_targets.new("shallow")
     keys = create_keys(db)
     with running_server(db, max_json_depth=8) as server, requests.Session() as session:
         yield Endpoint(server, db, keys, session)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from datacoral.collector.auth import KeyResolver
 from datacoral.collector.errors import Forbidden, Unauthorized
+from datacoral.storage import open_storage
 from datacoral.storage.base import KeyRecord
-from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage.target import Target
 
 
 class Clock:
@@ -20,8 +19,8 @@ class Clock:
         return self.now
 
 
-def test_cache_lifetime_and_revocation(tmp_path: Path) -> None:
-    storage = SQLiteStorage(tmp_path / "keys.sqlite")
+def test_cache_lifetime_and_revocation(db_path: Target) -> None:
+    storage = open_storage(db_path)
     try:
         info, key = storage.create_key("dev")
         lookups: list[bytes] = []
@@ -53,8 +52,8 @@ def test_cache_lifetime_and_revocation(tmp_path: Path) -> None:
         storage.close()
 
 
-def test_mismatch_and_missing(tmp_path: Path) -> None:
-    storage = SQLiteStorage(tmp_path / "keys.sqlite")
+def test_mismatch_and_missing(db_path: Target) -> None:
+    storage = open_storage(db_path)
     try:
         _, key = storage.create_key("prod")
         resolver = KeyResolver(storage.lookup_key)

@@ -6,12 +6,14 @@ import base64
 import json
 import time
 import uuid
-from pathlib import Path
 
 import requests
 
+from datacoral.storage import open_storage
+from datacoral.storage.target import Target
 from tests.collector.builders import PAYLOAD_DATA, TP2, UNSTRUCT
 from tests.collector.conftest import create_keys
+from tests.support.backends import everything_stored
 from tests.support.server import running_server
 
 SNIPPET_EVENT = {"schema": "test", "data": {"foo": "bar", "metadata": {"sub": "data"}}}
@@ -34,12 +36,7 @@ def snippet_request_body(event_id: str, now_ms: int) -> bytes:
     return json.dumps({"schema": PAYLOAD_DATA, "data": [event]}).encode()
 
 
-def database_bytes(db: Path) -> bytes:
-    """The raw bytes of the database and its WAL and shared-memory files."""
-    return b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
-
-
-def test_snippet_event_is_stored_in_dev_only_and_without_the_key(db_path: Path) -> None:
+def test_snippet_event_is_stored_in_dev_only_and_without_the_key(db_path: Target) -> None:
     keys = create_keys(db_path)
     key = keys["dev"]
     event_id = str(uuid.uuid4())
@@ -60,9 +57,7 @@ def test_snippet_event_is_stored_in_dev_only_and_without_the_key(db_path: Path) 
         assert response.headers["Content-Type"].startswith("text/plain")
     log = server.log()  # after the stop: every line has been read
 
-    from datacoral.storage.sqlite import SQLiteStorage
-
-    storage = SQLiteStorage(db_path)
+    storage = open_storage(db_path)
     try:
         counts = {c.environment: (c.good, c.bad) for c in storage.count_events()}
         assert counts["dev"] == (1, 0)
@@ -83,5 +78,5 @@ def test_snippet_event_is_stored_in_dev_only_and_without_the_key(db_path: Path) 
     assert row.derived_tstamp == row.collector_tstamp - 5
     assert "x_api_key" not in row.extra and key not in json.dumps(row.extra)
 
-    assert key.encode() not in database_bytes(db_path)
+    assert key.encode() not in everything_stored(db_path)
     assert key not in log

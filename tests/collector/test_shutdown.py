@@ -6,9 +6,9 @@ import json
 import signal
 import socket
 import time
-from pathlib import Path
 
-from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage import open_storage
+from datacoral.storage.target import Target
 from tests.collector.builders import TP2, envelope, event
 from tests.collector.conftest import create_keys
 from tests.support.server import running_server
@@ -27,7 +27,7 @@ def read_until(sock: socket.socket, marker: bytes, deadline: float) -> bytes:
     return data
 
 
-def test_sigterm_answers_requests_in_flight_and_exits_0(db_path: Path) -> None:
+def test_sigterm_answers_requests_in_flight_and_exits_0(db_path: Target) -> None:
     keys = create_keys(db_path)
     batches = [[event() for _ in range(3)] for _ in range(IN_FLIGHT)]
     with running_server(db_path) as server:
@@ -63,7 +63,7 @@ def test_sigterm_answers_requests_in_flight_and_exits_0(db_path: Path) -> None:
         assert server.terminate() == 0
         assert "Traceback" not in server.log()
 
-    storage = SQLiteStorage(db_path)
+    storage = open_storage(db_path)
     try:
         for batch in batches:
             for sent in batch:

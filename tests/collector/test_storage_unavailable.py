@@ -14,6 +14,7 @@ from tests.collector.conftest import create_keys
 from tests.support.server import running_server
 
 
+@pytest.mark.sqlite_only  # a SQLite lock; PostgreSQL's cases: test_postgres_unavailable.py
 def test_locked_database_gives_503_then_recovers(db_path: Path) -> None:
     keys = create_keys(db_path)
     with (
@@ -53,6 +54,7 @@ def test_locked_database_gives_503_then_recovers(db_path: Path) -> None:
 
 
 def test_unopenable_database_fails_the_start(tmp_path: Path) -> None:
+    # SQLite only (no backend fixture); PostgreSQL's: test_postgres_unavailable.py
     garbage = tmp_path / "not-a-database.sqlite"
     garbage.write_bytes(b"this is not SQLite " * 500)
     # A file that is not a database is bad input (exit 1), said in one line before the

@@ -52,6 +52,7 @@ def test_results_per_request_when_only_some_are_duplicates(storage: SQLiteStorag
     assert new == CommitResult(stored=2, duplicates=0, conflicts=0, bad_rows=0)
 
 
+@pytest.mark.sqlite_only  # SQLite's statements, files or encodings
 def test_statement_sizes_respect_the_variable_limit(storage: SQLiteStorage) -> None:
     conn = sqlite3.connect(storage.path)
     try:
@@ -94,6 +95,7 @@ def test_event_id_bytes_refuses_what_is_not_a_uuid(text: str) -> None:
         sqlite_rows.event_id_bytes(text)
 
 
+@pytest.mark.sqlite_only  # SQLite's statements, files or encodings
 def test_extra_fields_round_trip_even_with_a_lone_surrogate(storage: SQLiteStorage) -> None:
     extra = {"res": "1920x1080", "odd": "caf\u00e9 \ud800"}
     event = good_event(extra=extra)
@@ -117,6 +119,7 @@ def test_events_with_and_without_struct_or_ecommerce_fields_mix(storage: SQLiteS
         assert back.event == sent
 
 
+@pytest.mark.sqlite_only  # SQLite's statements, files or encodings
 def test_values_are_stored_with_their_sql_types(storage: SQLiteStorage) -> None:
     """Rows bind NaN for absent values, bytearray for blobs and int for flags
     (cheaper to bind): what SQLite stores is still NULL, BLOB and INTEGER."""

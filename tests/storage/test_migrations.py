@@ -17,6 +17,7 @@ def _raw(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path, isolation_level=None)
 
 
+@pytest.mark.sqlite_only  # SQLite's statements, files or encodings
 def test_new_file_is_migrated_to_the_latest_version(storage: SQLiteStorage, db_path: Path) -> None:
     raw = _raw(db_path)
     try:
@@ -33,6 +34,7 @@ def test_default_environments_exist(storage: SQLiteStorage) -> None:
     assert [env.name for env in storage.environments()] == ["dev", "stage", "prod"]
 
 
+@pytest.mark.sqlite_only  # SQLite's statements, files or encodings
 def test_good_event_columns_match_the_record(storage: SQLiteStorage, db_path: Path) -> None:
     raw = _raw(db_path)
     try:

@@ -1,6 +1,7 @@
 """A real ``datacoral serve`` subprocess for tests.
 
-``running_server(db_path, **settings)`` starts the endpoint on 127.0.0.1 with
+``running_server(db, **settings)`` starts the endpoint (over a SQLite file or a
+PostgreSQL URL) on 127.0.0.1 with
 ``--port 0``, waits (with a deadline) for its ``listening on`` line, and yields a
 :class:`RunningServer`. Settings are passed as ``DATACORAL_<NAME>`` environment
 variables, e.g. ``running_server(db, max_body_bytes=4096)``. On exit the server
@@ -20,17 +21,19 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import IO, Any
+
+from datacoral.storage.target import Target, parse_target, target_argument
 
 LISTENING = re.compile(r"^datacoral serve: listening on (http://(\S+):(\d+))$")
 #: Marker the collector logs when it swallowed an error of its own.
 INTERNAL_ERROR = "internal error"
 
 
-def serve_command(db_path: Path) -> list[str]:
-    """The command line that starts the endpoint on a free port."""
-    return [sys.executable, "-m", "datacoral", "serve", "--port", "0", "--db", str(db_path)]
+def serve_command(db_path: Target | str) -> list[str]:
+    """The command line that starts the endpoint on a free port (a file or a database URL)."""
+    db = target_argument(parse_target(db_path))
+    return [sys.executable, "-m", "datacoral", "serve", "--port", "0", "--db", db]
 
 
 def _setting_value(value: Any) -> str:
@@ -118,7 +121,7 @@ class RunningServer:
 
 @contextmanager
 def running_server(
-    db_path: Path | str,
+    db_path: Target | str,
     *,
     startup_timeout: float = 30,
     allow_internal_errors: bool = False,
@@ -130,7 +133,7 @@ def running_server(
     for name, value in settings.items():
         env[f"DATACORAL_{name.upper()}"] = _setting_value(value)
     process = subprocess.Popen(
-        serve_command(Path(db_path)),
+        serve_command(db_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,

@@ -12,7 +12,7 @@ from datacoral.cli.context import DB_ENVVAR, db_option
 from datacoral.cli.database import storage_error
 from datacoral.cli.entry import missing_optional_module
 from datacoral.cli.errors import CLIError, MissingExtra, StorageFailure
-from datacoral.storage.base import AdminError, StorageError, StorageUnavailable
+from datacoral.storage.base import AdminError, StorageError, StorageUnavailable, StorageUnusable
 
 
 class DatacoralGroup(click.Group):
@@ -29,6 +29,8 @@ class DatacoralGroup(click.Group):
             # Commands open the database with open_store, which names the file; this
             # is the fallback for a failure outside it.
             raise storage_error(exc, None) from exc
+        except StorageUnusable as exc:
+            raise CLIError(str(exc)) from exc
         except StorageError as exc:
             raise StorageFailure(str(exc)) from exc
         except ValueError as exc:

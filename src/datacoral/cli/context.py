@@ -12,23 +12,40 @@ import click
 from datacoral.cli.database import storage_error
 from datacoral.cli.errors import CLIError
 from datacoral.config import DEFAULT_DB
-from datacoral.storage.base import StorageUnavailable
-from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage import open_storage
+from datacoral.storage.base import AdminStorage, StorageUnavailable, StorageUnusable
+from datacoral.storage.target import DatabaseURL, Target, parse_target
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DB_ENVVAR = "DATACORAL_DB"
 
 
+class DatabaseTarget(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.3 on
+    """``--db``: a SQLite file's path, or a ``postgresql://`` URL (never echoed with
+    its password)."""
+
+    name = "path-or-url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (Path, DatabaseURL)):
+            return value
+        try:
+            return parse_target(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 def db_option(*, envvar: str | None = None) -> Callable[[F], F]:
-    """``--db PATH``, accepted on the root group and on every command."""
+    """``--db PATH|URL``, accepted on the root group and on every command."""
     return click.option(
         "--db",
         "db",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=DatabaseTarget(),
         envvar=envvar,
         default=None,
-        help=f"SQLite database file [env {DB_ENVVAR}; default {DEFAULT_DB}].",
+        help="SQLite database file, or PostgreSQL URL postgresql://user@host:5432/name"
+        f" [env {DB_ENVVAR}; default {DEFAULT_DB}].",
     )
 
 
@@ -36,30 +53,38 @@ def json_option(function: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)
 
 
-def resolve_db(db: Path | None) -> Path:
+def resolve_db(db: Target | None) -> Target:
     """The command's ``--db``, else the root's (or ``DATACORAL_DB``), else the default."""
     if db is not None:
         return db
     root = click.get_current_context().find_root()
     root_db = root.params.get("db")
-    return Path(root_db) if root_db is not None else Path(DEFAULT_DB)
+    return parse_target(root_db) if root_db is not None else Path(DEFAULT_DB)
 
 
 @contextmanager
-def open_store(db: Path | None, *, create: bool = False) -> Iterator[SQLiteStorage]:
-    """The store for a command; a missing file is an error unless the command creates.
-
-    A storage failure inside the block becomes a CLI error that names the file.
+def open_store(db: Target | None, *, create: bool = False) -> Iterator[AdminStorage]:
+    """The store for a command; a store not created yet is an error unless the command
+    creates. A storage failure inside the block becomes a CLI error naming the database.
     """
-    path = resolve_db(db)
-    if not create and not path.exists():
-        raise CLIError(
-            f"no database at {path}: run `datacoral serve` once, or pass --db (or set {DB_ENVVAR})"
-        )
-    store = SQLiteStorage(path)
+    target = resolve_db(db)
+    store = open_storage(target)
     try:
+        if not create and not store.exists():
+            raise CLIError(_not_created(target))
         yield store
     except StorageUnavailable as exc:
-        raise storage_error(exc, path) from exc
+        raise storage_error(exc, target) from exc
+    except StorageUnusable as exc:
+        raise CLIError(str(exc)) from exc
     finally:
         store.close()
+
+
+def _not_created(target: Target) -> str:
+    if isinstance(target, DatabaseURL):
+        return (
+            f"the database {target} has no Datacoral tables yet: run `datacoral serve --db URL`"
+            " once (it creates them), or pass another --db (or set DATACORAL_DB)"
+        )
+    return f"no database at {target}: run `datacoral serve` once, or pass --db (or set {DB_ENVVAR})"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from datacoral.cli.errors import CLIError, StorageFailure
 from datacoral.storage.base import StorageUnavailable
+from datacoral.storage.target import Target
 
 #: SQLite result codes (their names, as Python 3.11+ reports them) -> our kinds.
 _KINDS = {
@@ -36,11 +37,13 @@ _MESSAGES = {
 }
 
 
-def storage_error(exc: StorageUnavailable, path: Path | None) -> CLIError:
-    """The CLI error for a storage failure on the database at ``path`` (None: unknown)."""
+def storage_error(exc: StorageUnavailable, target: Target | None) -> CLIError:
+    """The CLI error for a storage failure on the database ``target`` (None: unknown).
+    PostgreSQL's failures come worded already (datacoral.storage.postgres_errors)."""
     cause = exc.__cause__
     if not isinstance(cause, sqlite3.Error):
         return StorageFailure(str(exc))
+    path = target if isinstance(target, Path) else None
     kind = _kind(cause)
     file = f"the database {path}" if path is not None else "the database"
     if kind == "not_a_database":

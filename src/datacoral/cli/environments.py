@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from datacoral.cli.context import db_option, json_option, open_store
 from datacoral.cli.errors import CLIError
 from datacoral.cli.output import echo, echo_json, echo_table
 from datacoral.storage.base import AdminError
+from datacoral.storage.target import Target
 
 
 @click.group()
@@ -21,7 +20,7 @@ def env() -> None:
 @click.argument("name")
 @click.option("--origin", "origins", multiple=True, metavar="URL", help="Allowed browser origin.")
 @db_option()
-def create(name: str, origins: tuple[str, ...], db: Path | None) -> None:
+def create(name: str, origins: tuple[str, ...], db: Target | None) -> None:
     """Create environment NAME (lowercase letters, digits, '-', '_')."""
     with open_store(db, create=True) as store:
         record = store.create_environment(name, origins)
@@ -33,7 +32,7 @@ def create(name: str, origins: tuple[str, ...], db: Path | None) -> None:
 @env.command("list")
 @json_option
 @db_option()
-def list_(as_json: bool, db: Path | None) -> None:
+def list_(as_json: bool, db: Target | None) -> None:
     """List environments with their origins and active keys."""
     with open_store(db) as store:
         records = store.environments()
@@ -59,7 +58,7 @@ def list_(as_json: bool, db: Path | None) -> None:
 @click.argument("name")
 @json_option
 @db_option()
-def show(name: str, as_json: bool, db: Path | None) -> None:
+def show(name: str, as_json: bool, db: Target | None) -> None:
     """Show environment NAME: origins, keys and event counts."""
     with open_store(db) as store:
         record = store.get_environment(name)
@@ -95,7 +94,7 @@ def show(name: str, as_json: bool, db: Path | None) -> None:
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Also delete its keys, events and bad rows.")
 @db_option()
-def delete(name: str, force: bool, db: Path | None) -> None:
+def delete(name: str, force: bool, db: Target | None) -> None:
     """Delete environment NAME (refused while it has keys or events, unless --force)."""
     with open_store(db) as store:
         try:
@@ -111,7 +110,7 @@ def delete(name: str, force: bool, db: Path | None) -> None:
 @click.argument("name")
 @click.argument("origin")
 @db_option()
-def add_origin(name: str, origin: str, db: Path | None) -> None:
+def add_origin(name: str, origin: str, db: Target | None) -> None:
     """Allow browsers from ORIGIN (e.g. https://app.example.com) to send to NAME."""
     with open_store(db) as store:
         record = store.add_origin(name, origin)
@@ -122,7 +121,7 @@ def add_origin(name: str, origin: str, db: Path | None) -> None:
 @click.argument("name")
 @click.argument("origin")
 @db_option()
-def remove_origin(name: str, origin: str, db: Path | None) -> None:
+def remove_origin(name: str, origin: str, db: Target | None) -> None:
     """Stop allowing browsers from ORIGIN to send to NAME."""
     with open_store(db) as store:
         record = store.remove_origin(name, origin)

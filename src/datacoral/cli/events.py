@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import click
@@ -14,8 +13,8 @@ import click
 from datacoral.cli.context import db_option, json_option, open_store
 from datacoral.cli.errors import CLIError
 from datacoral.cli.output import cell, echo, echo_json, echo_table, table, timestamp
-from datacoral.storage.base import GoodEvent, StoredBadRow, StoredEvent
-from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage.base import AdminStorage, GoodEvent, StoredBadRow, StoredEvent
+from datacoral.storage.target import Target
 
 #: How often ``tail --follow`` looks for new rows.
 FOLLOW_INTERVAL = 0.3
@@ -30,7 +29,7 @@ def events() -> None:
 @click.option("--env", "environment", default=None, help="Only this environment.")
 @json_option
 @db_option()
-def count(environment: str | None, as_json: bool, db: Path | None) -> None:
+def count(environment: str | None, as_json: bool, db: Target | None) -> None:
     """Good events, bad rows and recognised duplicates per environment."""
     with open_store(db) as store:
         counts = store.count_events(environment)
@@ -51,7 +50,7 @@ def count(environment: str | None, as_json: bool, db: Path | None) -> None:
 @json_option
 @db_option()
 def tail(
-    environment: str, limit: int, bad: bool, follow: bool, as_json: bool, db: Path | None
+    environment: str, limit: int, bad: bool, follow: bool, as_json: bool, db: Target | None
 ) -> None:
     """The latest events of an environment, newest last (JSON: one object per line)."""
     if limit < 0:
@@ -85,7 +84,7 @@ def tail(
 @click.argument("event_id")
 @json_option
 @db_option()
-def show(event_id: str, as_json: bool, db: Path | None) -> None:
+def show(event_id: str, as_json: bool, db: Target | None) -> None:
     """Every stored field of event EVENT_ID (in each environment that has it)."""
     with open_store(db) as store:
         found = store.find_events(event_id)
@@ -158,7 +157,7 @@ def _bad_line(stored: StoredBadRow) -> str:
     return "  ".join(cell(part) for part in (timestamp(row.received_tstamp), row.kind, row.reason))
 
 
-def _last_position(store: SQLiteStorage, environment: str, bad: bool) -> int:
+def _last_position(store: AdminStorage, environment: str, bad: bool) -> int:
     """Where following starts when nothing is shown: after the newest row."""
     if bad:
         last_bad = store.latest_bad_rows(environment, 1)

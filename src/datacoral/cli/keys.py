@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from datacoral.admin.keys import KEY_PREFIX, hash_key, visible_prefix
 from datacoral.cli.context import db_option, json_option, open_store
 from datacoral.cli.errors import CLIError
 from datacoral.cli.output import echo, echo_json, echo_table, timestamp
-from datacoral.storage.base import KeyInfo
-from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage.base import AdminStorage, KeyInfo
+from datacoral.storage.target import Target
 
 
 @click.group()
@@ -24,7 +22,7 @@ def key() -> None:
 @click.option("--label", default=None, help="What the key is for, shown in listings.")
 @json_option
 @db_option()
-def create(environment: str, label: str | None, as_json: bool, db: Path | None) -> None:
+def create(environment: str, label: str | None, as_json: bool, db: Target | None) -> None:
     """Create a key for an environment and print it, once.
 
     The key alone goes to stdout (so `KEY=$(datacoral key create --env dev)`
@@ -47,7 +45,7 @@ def create(environment: str, label: str | None, as_json: bool, db: Path | None) 
 @click.option("--env", "environment", default=None, help="Only this environment's keys.")
 @json_option
 @db_option()
-def list_(environment: str | None, as_json: bool, db: Path | None) -> None:
+def list_(environment: str | None, as_json: bool, db: Target | None) -> None:
     """List keys: id, label, environment, first characters, created, last used, revoked."""
     with open_store(db) as store:
         if environment is not None and store.get_environment(environment) is None:
@@ -76,7 +74,7 @@ def list_(environment: str | None, as_json: bool, db: Path | None) -> None:
 @key.command("revoke")
 @click.argument("key_id")
 @db_option()
-def revoke(key_id: str, db: Path | None) -> None:
+def revoke(key_id: str, db: Target | None) -> None:
     """Revoke key KEY_ID (key_..., as `key list` shows); the endpoint refuses it within a second."""
     with open_store(db) as store:
         if key_id.startswith(KEY_PREFIX):
@@ -92,7 +90,7 @@ def revoke(key_id: str, db: Path | None) -> None:
     echo(f"revoked key {info.key_id} of environment {info.environment!r}")
 
 
-def _secret_instead_of_id(store: SQLiteStorage, secret: str) -> str:
+def _secret_instead_of_id(store: AdminStorage, secret: str) -> str:
     """The message for ``key revoke dck_...``: point to the key's id, never echo the key."""
     shown = f"{visible_prefix(secret)}..."
     record = store.lookup_key(hash_key(secret))

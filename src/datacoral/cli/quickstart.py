@@ -20,8 +20,8 @@ from datacoral.cli.endpoint_process import EndpointProcess
 from datacoral.cli.errors import QuickstartFailed
 from datacoral.cli.invocation import activation_hint, datacoral_command, python_command
 from datacoral.cli.output import echo, echo_table
-from datacoral.storage.base import EventCounts
-from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage import open_storage
+from datacoral.storage.base import AdminStorage, EventCounts
 
 SNIPPET = """\
 from snowplow_tracker import SelfDescribingJson, Tracker, Emitter
@@ -67,7 +67,7 @@ def quickstart(timeout: float) -> None:
     directory = Path(tempfile.mkdtemp(prefix="datacoral-quickstart-"))
     db = directory / "datacoral.sqlite"
     echo(f"database: {db}")
-    store = SQLiteStorage(db)  # admin use only: no writer thread is started
+    store = open_storage(db)  # admin use only: no writer thread is started
     try:
         keys = {name: store.create_key(name, "quickstart")[1] for name in DEFAULT_ENVIRONMENTS}
         endpoint = EndpointProcess(db, start_timeout=timeout)
@@ -114,7 +114,7 @@ def _send_snippet(host: str, port: int, environment: str, key: str) -> None:
     tracker.flush()
 
 
-def _wait_for_events(store: SQLiteStorage, timeout: float) -> list[EventCounts]:
+def _wait_for_events(store: AdminStorage, timeout: float) -> list[EventCounts]:
     """Poll the database until every default environment has an event, or fail."""
     deadline = time.monotonic() + timeout
     while True:

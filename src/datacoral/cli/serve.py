@@ -19,6 +19,7 @@ from datacoral.cli.context import db_option, open_store, resolve_db
 from datacoral.cli.database import read_only
 from datacoral.cli.errors import CLIError, StorageFailure
 from datacoral.config import Settings
+from datacoral.storage.target import Target
 
 #: The settings that have an option, and its name.
 OPTIONS = {
@@ -35,6 +36,7 @@ OPTIONS = {
     "max_connections": "--max-connections",
     "trusted_proxies": "--trusted-proxy",
     "cookie_domain": "--cookie-domain",
+    "workers": "--workers",
 }
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -138,12 +140,19 @@ _EPILOG = (
     help="Domain of the `sp` network user id cookie"
     " [env DATACORAL_COOKIE_DOMAIN; default: the endpoint's host].",
 )
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Processes serving the port, under a supervisor that replaces any that dies;"
+    " the limits above apply to each [env DATACORAL_WORKERS; default 1, at most 64].",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
     host: str | None,
     port: int | None,
-    db: Path | None,
+    db: Target | None,
     max_body_bytes: int | None,
     max_json_depth: int | None,
     max_request_line_bytes: int | None,
@@ -154,6 +163,7 @@ def serve(
     max_connections: int | None,
     trusted_proxies: tuple[str, ...],
     cookie_domain: str | None,
+    workers: int | None,
 ) -> None:
     """Run the Events endpoint until stopped (SIGINT / SIGTERM)."""
     options: dict[str, Any] = {
@@ -169,6 +179,7 @@ def serve(
         "max_connections": max_connections,
         "trusted_proxies": trusted_proxies or None,
         "cookie_domain": cookie_domain,
+        "workers": workers,
     }
     settings = _settings(options, db=resolve_db(db))
     _prepare_database(settings.db)
@@ -178,7 +189,7 @@ def serve(
     ctx.exit(run_server(settings))
 
 
-def _settings(options: dict[str, Any], *, db: Path) -> Settings:
+def _settings(options: dict[str, Any], *, db: Target) -> Settings:
     try:
         settings = Settings.from_env(**options, db=db)
     except ValueError as exc:
@@ -224,9 +235,9 @@ def _source(setting: str, options: dict[str, Any]) -> str:
     return env_var(setting)
 
 
-def _prepare_database(path: Path) -> None:
+def _prepare_database(target: Target) -> None:
     """Create or migrate the database, and make sure the endpoint will be able to write it."""
-    with open_store(path, create=True) as store:
+    with open_store(target, create=True) as store:
         store.environments()
-    if not os.access(path, os.W_OK):
-        raise StorageFailure(read_only(path))
+    if isinstance(target, Path) and not os.access(target, os.W_OK):
+        raise StorageFailure(read_only(target))

@@ -13,9 +13,7 @@ the ``<script>`` element early.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import click
@@ -25,8 +23,9 @@ from datacoral.admin.keys import hash_key
 from datacoral.cli.context import db_option, json_option, resolve_db
 from datacoral.cli.errors import CLIError
 from datacoral.cli.output import echo, echo_json
+from datacoral.storage import open_storage
 from datacoral.storage.base import StorageError
-from datacoral.storage.sqlite import SQLiteStorage
+from datacoral.storage.target import Target
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
 DEFAULT_TRACKER_URL = "https://cdn.jsdelivr.net/npm/@snowplow/browser-tracker@4/+esm"
@@ -171,16 +170,16 @@ def bundler_snippet(config: SnippetConfig) -> str:
     return "\n".join(body) + "\n"
 
 
-def _check_database(db: Path, config: SnippetConfig) -> None:
-    """Warn (stderr) about what the local database says is wrong; a key of another
+def _check_database(db: Target, config: SnippetConfig) -> None:
+    """Warn (stderr) about what the database says is wrong; a key of another
     environment is an error, since the endpoint would refuse every event."""
-    if not db.exists():
-        return
-    store = SQLiteStorage(db)
+    store = open_storage(db)
     try:
+        if not store.exists():
+            return
         record = store.get_environment(config.environment)
         found = store.lookup_key(hash_key(config.key))
-    except (StorageError, sqlite3.Error) as exc:
+    except StorageError as exc:
         echo(f"warning: could not check {db}: {exc}", err=True)
         return
     finally:
@@ -240,7 +239,7 @@ def snippet(
     key_in: str,
     form: str,
     as_json: bool,
-    db: Path | None,
+    db: Target | None,
 ) -> None:
     """Print the browser tracker code for environment ENV and key KEY.
 

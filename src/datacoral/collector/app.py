@@ -30,6 +30,7 @@ from datacoral.collector.request import Request
 from datacoral.collector.responses import send_rejection, send_text
 from datacoral.collector.routes import Endpoint, match
 from datacoral.config import Settings
+from datacoral.storage import open_storage
 from datacoral.storage.base import EnvironmentRecord, KeyRecord, Storage, StorageError
 
 logger = logging.getLogger("datacoral.collector")
@@ -40,17 +41,17 @@ StorageFactory = Callable[[Settings], Storage]
 _STORAGE_LOG_INTERVAL = 5.0
 
 
-def open_sqlite(settings: Settings) -> Storage:
-    """The embedded default backend: one SQLite file."""
-    from datacoral.storage.sqlite import SQLiteStorage
-
-    return SQLiteStorage(settings.db, busy_timeout=settings.storage_busy_timeout_seconds)
+def open_configured(settings: Settings) -> Storage:
+    """The backend ``settings.db`` names: a SQLite file, or a PostgreSQL database."""
+    return open_storage(settings.db, busy_timeout=settings.storage_busy_timeout_seconds)
 
 
 class CollectorApp:
     """The Events endpoint as an ASGI application."""
 
-    def __init__(self, settings: Settings, storage_factory: StorageFactory = open_sqlite) -> None:
+    def __init__(
+        self, settings: Settings, storage_factory: StorageFactory = open_configured
+    ) -> None:
         self.settings = settings
         self._storage_factory = storage_factory
         self._storage: Storage | None = None

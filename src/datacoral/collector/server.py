@@ -4,11 +4,14 @@ The socket is bound here (so port 0 picks a free port), one line
 ``datacoral serve: listening on http://HOST:PORT`` is printed once requests are
 served, and a signal drains in-flight requests, closes the storage and returns 0.
 uvicorn's access log stays off: it would print keys from ``/k/{key}/`` paths and
-``api_key=`` query strings.
+``api_key=`` query strings. With ``workers`` above 1 the bound socket goes to a
+:class:`~datacoral.collector.supervisor.Supervisor`, whose workers each call
+:func:`run` on it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import logging
@@ -30,15 +33,22 @@ from datacoral.config import Settings
 logger = logging.getLogger("datacoral.collector")
 
 _HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Connections the kernel queues for ``accept`` (uvicorn's default).
+BACKLOG = 2048
 
 
-def log_config(level: str) -> dict[str, Any]:
-    """Logging for the server process: plain lines on stderr, no access log from uvicorn."""
+def log_config(level: str, *, with_pid: bool = False) -> dict[str, Any]:
+    """Logging for the server process: plain lines on stderr, no access log from uvicorn.
+
+    ``with_pid`` names the process in every line (``datacoral.access[4242]: ...``), for
+    a supervisor and its workers, whose lines share one stderr.
+    """
     level = level.upper()
+    source = "%(name)s[%(process)d]" if with_pid else "%(name)s"
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "formatters": {"plain": {"format": f"%(asctime)s %(levelname)s {source}: %(message)s"}},
         # uvicorn logs a line per malformed request: at most one a second, with a count.
         "filters": {"client_noise": {"()": "datacoral.collector.tally.BurstFilter"}},
         "handlers": {
@@ -80,16 +90,36 @@ def listening_line(host: str, sock: socket.socket) -> str:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, announcing readiness and exiting normally on a signal."""
+    """uvicorn's server, announcing readiness and exiting normally on a signal.
 
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+    A worker also stops (gracefully, as on SIGTERM) when ``supervisor_fd``, the read
+    end of a pipe only its supervisor holds open for writing, reaches end of file:
+    the supervisor is gone, even by SIGKILL, so nobody would stop this process.
+    """
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_started: Callable[[], None],
+        supervisor_fd: int | None = None,
+    ) -> None:
         super().__init__(config)
         self._on_started = on_started
+        self._supervisor_fd = supervisor_fd
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started and not self.should_exit:
+            if self._supervisor_fd is not None:
+                fd = self._supervisor_fd
+                asyncio.get_running_loop().add_reader(fd, self._supervisor_gone, fd)
             self._on_started()
+
+    def _supervisor_gone(self, fd: int) -> None:
+        asyncio.get_running_loop().remove_reader(fd)
+        if not self.should_exit:
+            logger.warning("the supervisor is gone: stopping")
+            self.should_exit = True
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -109,18 +139,46 @@ def _available(module: str) -> bool:
 
 def serve(settings: Settings) -> int:
     """Serve until a signal; 0 after a graceful stop, non-zero when start failed."""
-    logging.config.dictConfig(log_config(settings.log_level))
+    logging.config.dictConfig(log_config(settings.log_level, with_pid=settings.workers > 1))
     try:
         limits = ConnectionLimits.from_settings(settings, open_files=open_files_limit())
     except ValueError as exc:
         logger.error("%s", exc)
         return 1
-    logger.info("%r", limits)
+    if settings.workers > 1:
+        logger.info("%r in each of %d workers", limits, settings.workers)
+    else:
+        logger.info("%r", limits)
     try:
         sock = bind(settings.host, settings.port)
     except OSError as exc:
         logger.error("cannot listen on %s:%s: %s", settings.host, settings.port, exc)
         return 1
+    try:
+        if settings.workers > 1:
+            from datacoral.collector.supervisor import Supervisor
+
+            sock.listen(BACKLOG)
+            return Supervisor(settings, sock).run()
+
+        def announce() -> None:
+            print(listening_line(settings.host, sock), flush=True)
+
+        return run(settings, limits, sock, on_started=announce)
+    finally:
+        sock.close()
+
+
+def run(
+    settings: Settings,
+    limits: ConnectionLimits,
+    sock: socket.socket,
+    *,
+    on_started: Callable[[], None],
+    supervisor_fd: int | None = None,
+) -> int:
+    """Serve on ``sock`` until a signal (or, for a worker, until ``supervisor_fd``
+    ends); ``on_started`` once requests are served. 0 after a graceful stop."""
     config = uvicorn.Config(
         CollectorApp(settings),
         loop="uvloop" if _available("uvloop") else "auto",
@@ -135,19 +193,14 @@ def serve(settings: Settings) -> int:
         log_config=None,
         proxy_headers=False,  # X-Forwarded-For is judged by the collector (trusted_proxies)
         server_header=False,
+        backlog=BACKLOG,
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
-
-    def announce() -> None:
-        print(listening_line(settings.host, sock), flush=True)
-
-    server = _Server(config, announce)
+    server = _Server(config, on_started, supervisor_fd)
     try:
         server.run(sockets=[sock])
     except SystemExit as exc:  # uvicorn exits this way when the lifespan fails
         return exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sock.close()
     if not server.started:
         return 1
     logger.info("stopped")

@@ -1,13 +1,22 @@
 """The storage interface the collector writes through, and the records it writes.
 
-Every backend (SQLite today; PostgreSQL and JetStream later) implements
-:class:`Storage`. The collector builds :class:`GoodEvent` and :class:`BadRow`
-records, hands a whole request's worth to :meth:`Storage.commit` and answers the
-request only after that call returns: a 2xx means committed.
+Every backend (SQLite, PostgreSQL; JetStream later) implements :class:`Storage`.
+The collector builds :class:`GoodEvent` and :class:`BadRow` records, hands a
+whole request's worth to :meth:`Storage.commit` and answers the request only
+after that call returns: a 2xx means committed. The command line works through
+:class:`AdminStorage`, the same backends' administrative side, so nothing above
+this package names a backend (:func:`datacoral.storage.factory.open_storage`
+picks one from ``--db``).
+
+    StorageError                 root of storage errors
+    ├── StorageUnavailable       cannot be used now (locked, unreachable, full): retry later
+    ├── StorageUnusable          cannot be used as named (no such database, wrong password)
+    └── AdminError               an administrative request that cannot be done as asked
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,6 +29,13 @@ class StorageUnavailable(StorageError):
     """Storage cannot accept writes right now (disk full, locked, I/O error).
 
     The collector answers 503 with ``Retry-After``; the tracker retries.
+    """
+
+
+class StorageUnusable(StorageError):
+    """The store cannot be used as it is named: the database does not exist, the
+    password is refused, the name is not a database. A person must change the
+    setting; retrying will not help. The message is one line, without secrets.
     """
 
 
@@ -207,3 +223,53 @@ class StoredBadRow:
 
     position: int
     row: BadRow
+
+
+class AdminStorage(Storage, Protocol):
+    """A backend as the command line uses it: environments, keys and stored events.
+
+    These methods work without :meth:`Storage.open` (a command opens no writer);
+    :meth:`Storage.close` releases what they used. Timestamps are integer
+    milliseconds since the epoch; positions only grow within one environment.
+    """
+
+    def exists(self) -> bool:
+        """Whether the store was created (the file, or the schema in the database)."""
+
+    def get_environment(self, name: str) -> EnvironmentRecord | None: ...
+
+    def create_environment(self, name: str, origins: Sequence[str] = ()) -> EnvironmentRecord:
+        """A new environment; ValueError for a bad name or origin, AdminError if it exists."""
+
+    def delete_environment(self, name: str, *, force: bool = False) -> None:
+        """Remove an environment; refused while it has keys or events unless ``force``."""
+
+    def add_origin(self, environment: str, origin: str) -> EnvironmentRecord:
+        """Allow a browser origin (ValueError when invalid), stored normalised."""
+
+    def remove_origin(self, environment: str, origin: str) -> EnvironmentRecord: ...
+
+    def create_key(self, environment: str, label: str | None = None) -> tuple[KeyInfo, str]:
+        """A new key: its info and the plaintext, returned only here and stored nowhere."""
+
+    def list_keys(self, environment: str | None = None) -> list[KeyInfo]: ...
+
+    def revoke_key(self, key_id: str) -> KeyInfo:
+        """Revoke at once; revoking twice keeps the first revocation time."""
+
+    def count_events(self, environment: str | None = None) -> list[EventCounts]: ...
+
+    def latest_events(self, environment: str, limit: int = 10) -> list[StoredEvent]: ...
+
+    def events_after(
+        self, environment: str, position: int, limit: int = 1000
+    ) -> list[StoredEvent]: ...
+
+    def latest_bad_rows(self, environment: str, limit: int = 10) -> list[StoredBadRow]: ...
+
+    def bad_rows_after(
+        self, environment: str, position: int, limit: int = 1000
+    ) -> list[StoredBadRow]: ...
+
+    def find_events(self, event_id: str) -> list[StoredEvent]:
+        """Every stored good event with this id (one per environment at most)."""

@@ -121,6 +121,10 @@ class SQLiteStorage:
                     self._side_conn.close()
                     self._side_conn = None
 
+    def exists(self) -> bool:
+        """Whether the database file exists (the CLI creates none by mistake)."""
+        return self.path.exists()
+
     def __enter__(self) -> SQLiteStorage:
         self.open()
         return self

@@ -30,6 +30,8 @@ from typing import Any
 import orjson
 
 from datacoral.storage.base import BadRow, GoodEvent
+from datacoral.storage.duplicates import event_id_bytes as event_id_bytes
+from datacoral.storage.duplicates import event_json as event_json
 
 _PLAIN_FIELDS = tuple(
     f.name for f in dataclasses.fields(GoodEvent) if f.name not in ("event_id", "extra")
@@ -69,23 +71,6 @@ SELECT_BAD = f"SELECT id, {', '.join(BAD_COLUMNS)} FROM bad_rows"
 
 GoodRow = tuple[Any, ...]
 BadRowTuple = tuple[str, str, str, str | None, str | None, int]
-
-
-def event_id_bytes(event_id: str) -> bytes:
-    """The 16 stored bytes of a UUID event id; ValueError when it is not a UUID."""
-    # The canonical 8-4-4-4-12 form (what the collector stores) without uuid.UUID();
-    # fromhex skips spaces, hence the length check on its result.
-    if len(event_id) == 36 and event_id[8] == event_id[13] == event_id[18] == event_id[23] == "-":
-        try:
-            raw = bytes.fromhex(
-                event_id[:8] + event_id[9:13] + event_id[14:18] + event_id[19:23] + event_id[24:]
-            )
-        except ValueError:
-            pass
-        else:
-            if len(raw) == 16:
-                return raw
-    return uuid.UUID(event_id).bytes
 
 
 def _extra_json(extra: dict[str, str]) -> str:
@@ -182,10 +167,3 @@ def bad_row(row: tuple[Any, ...]) -> tuple[int, BadRow]:
         event_id=event_id,
         kind=kind,
     )
-
-
-def event_json(event: GoodEvent) -> str:
-    """The event's canonical fields as JSON, used as the payload of its bad rows."""
-    values = dataclasses.asdict(event)
-    values["fingerprint"] = event.fingerprint.hex()
-    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))

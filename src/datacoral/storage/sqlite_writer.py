@@ -27,6 +27,7 @@ from typing import TypeVar
 
 from datacoral.storage import sqlite_rows as rows
 from datacoral.storage.base import CommitResult, GoodEvent, StorageUnavailable
+from datacoral.storage.duplicates import Tally, judge, not_a_uuid
 from datacoral.storage.group_commit import CommitJob
 from datacoral.storage.sqlite_upkeep import WRITER_CHECKPOINT_PAGES, Checkpointer, KeyUsage
 
@@ -41,17 +42,6 @@ log = logging.getLogger("datacoral.storage")
 def is_unavailability(exc: sqlite3.Error) -> bool:
     """True for errors of the storage itself (locked, I/O, full, corrupt), not of our SQL."""
     return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
-
-
-@dataclass(slots=True)
-class _Tally:
-    stored: int = 0
-    duplicates: int = 0
-    conflicts: int = 0
-    bad_rows: int = 0
-
-    def result(self) -> CommitResult:
-        return CommitResult(self.stored, self.duplicates, self.conflicts, self.bad_rows)
 
 
 @dataclass(slots=True)
@@ -102,7 +92,7 @@ class SQLiteEventWriter:
         return results
 
     def _write_together(self, jobs: Sequence[CommitJob]) -> list[CommitResult]:
-        tallies = [_Tally() for _ in jobs]
+        tallies = [Tally() for _ in jobs]
         batch = _prepare(jobs, tallies)
         marks = self._usage.take()
         try:
@@ -194,7 +184,7 @@ class SQLiteEventWriter:
         self,
         conn: sqlite3.Connection,
         batch: _Batch,
-        tallies: list[_Tally],
+        tallies: list[Tally],
         marks: dict[str, int],
     ) -> None:
         if batch.good:
@@ -204,7 +194,7 @@ class SQLiteEventWriter:
         if marks:
             _update_last_used(conn, marks)
 
-    def _store_alone(self, batch: _Batch, tallies: list[_Tally]) -> None:
+    def _store_alone(self, batch: _Batch, tallies: list[Tally]) -> None:
         """Good events that fit one INSERT, without bad rows: that statement is its own
         transaction (one SQLite call instead of three, see the module's docstring).
         Ids already stored are judged afterwards; their duplicate counts and conflict
@@ -224,7 +214,7 @@ class SQLiteEventWriter:
         self._transaction(settle)
 
 
-def _prepare(jobs: Sequence[CommitJob], tallies: list[_Tally]) -> _Batch:
+def _prepare(jobs: Sequence[CommitJob], tallies: list[Tally]) -> _Batch:
     batch = _Batch()
     good, events, owners = batch.good, batch.events, batch.owners
     event_id_bytes, good_row = rows.event_id_bytes, rows.good_row
@@ -235,7 +225,7 @@ def _prepare(jobs: Sequence[CommitJob], tallies: list[_Tally]) -> _Batch:
                 event_id = event_id_bytes(event.event_id)
             except ValueError:
                 # The collector validates ids; should one slip through, keep it as a bad row.
-                batch.bad.append(_bad(event, "tracker_protocol_violation", _not_uuid(event)))
+                batch.bad.append(rows.bad_row_tuple(not_a_uuid(event)))
                 tally.bad_rows += 1
                 continue
             good.append(good_row(event, event_id))
@@ -270,7 +260,7 @@ def _insert_rows(
 def _count(
     conn: sqlite3.Connection,
     batch: _Batch,
-    tallies: list[_Tally],
+    tallies: list[Tally],
     inserted: int,
     first_new: int | None,
 ) -> None:
@@ -328,19 +318,11 @@ _INSERT_GOOD = {
 }
 
 
-def _judge(batch: _Batch, tally: _Tally, event: GoodEvent, stored_fingerprint: bytes) -> None:
+def _judge(batch: _Batch, tally: Tally, event: GoodEvent, stored_fingerprint: bytes) -> None:
     """Count a resent event as a duplicate, or keep it as a conflict bad row."""
-    if stored_fingerprint == event.fingerprint:
-        tally.duplicates += 1
-        batch.duplicates[event.environment] = batch.duplicates.get(event.environment, 0) + 1
-        return
-    tally.conflicts += 1
-    reason = (
-        f"eid {event.event_id}: already stored in environment {event.environment!r}"
-        f" with different content (stored fingerprint {stored_fingerprint.hex()},"
-        f" this event {event.fingerprint.hex()})"
-    )
-    batch.bad.append(_bad(event, "duplicate_conflict", reason))
+    conflict = judge(tally, event, stored_fingerprint, batch.duplicates)
+    if conflict is not None:
+        batch.bad.append(rows.bad_row_tuple(conflict))
 
 
 def _stored(conn: sqlite3.Connection, environment: str, event_id: bytes) -> tuple[int, bytes]:
@@ -351,21 +333,6 @@ def _stored(conn: sqlite3.Connection, environment: str, event_id: bytes) -> tupl
     if found is None:  # impossible inside our own transaction, but never guess
         raise sqlite3.DatabaseError("a good event vanished during the write transaction")
     return int(found[0]), bytes(found[1])
-
-
-def _not_uuid(event: GoodEvent) -> str:
-    return f"eid: not a UUID: {event.event_id!r}"
-
-
-def _bad(event: GoodEvent, kind: str, reason: str) -> rows.BadRowTuple:
-    return (
-        kind,
-        reason,
-        rows.event_json(event),
-        event.environment,
-        event.event_id,
-        event.collector_tstamp,
-    )
 
 
 def _update_last_used(conn: sqlite3.Connection, marks: dict[str, int]) -> None:
