@@ -155,7 +155,9 @@ class TrackMethods:
             one_of(type_.lower(), FORM_TYPES, "type_")
         data: dict[str, Any] = {
             "formId": form_id,
-            "elementId": element_id,
+            # The schema requires a string: an element without an id has "" (as the
+            # browser trackers send it); upstream sends null, which the schema refuses.
+            "elementId": element_id if element_id is not None else "",
             "nodeName": node_name,
             "value": value,
         }
@@ -217,8 +219,13 @@ class TrackMethods:
         tstamp: float | None = None,
         event_subject: Subject | None = None,
     ) -> Any:
-        """A screen view in the legacy ``com.snowplowanalytics.snowplow/screen_view`` schema."""
+        """A screen view in the legacy ``com.snowplowanalytics.snowplow/screen_view`` schema.
+
+        The schema needs a ``name`` or an ``id_``: ValueError without either (unless
+        contracts are disabled).
+        """
         data = present(name=name, id=id_)
+        non_empty(data, "track_screen_view needs name or id_; its data")
         return self._track_sd(
             schema_uri("screen_view", "1-0-0"), data, context, tstamp, event_subject
         )
