@@ -13,9 +13,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datacoral.storage.target import DatabaseURL, Target, parse_target
+
+if TYPE_CHECKING:
+    from datacoral.storage.jetstream_settings import StreamSettings
 
 DEFAULT_DB = "datacoral.sqlite"
 #: The most ``workers`` a server may run (each is a whole process with its own memory).
@@ -69,6 +72,20 @@ class Settings:
     #: the port and supervises that many worker processes (replacing any that dies), and
     #: every limit above (``max_connections`` included) applies to each worker.
     workers: int = 1
+    #: NATS servers of a JetStream cluster (``nats://h1:4222,nats://h2:4222``): collectors
+    #: publish each request there and ``datacoral load`` writes it into ``db``, which must
+    #: be PostgreSQL (keys, environments and origins stay there). Empty: commit to ``db``.
+    stream: tuple[str, ...] = field(default=(), repr=False)  # URLs may hold a password
+    #: The stream's name, and the prefix of its subjects (``<subject>.<environment>``).
+    stream_name: str = "DATACORAL_EVENTS"
+    stream_subject: str = "datacoral.events"
+    #: Servers holding each message (1, or 3 in a cluster): see the README for what a 200
+    #: then means.
+    stream_replicas: int = 1
+    #: Seconds within which a retried request (same message id) is stored once.
+    stream_duplicate_window_seconds: float = 120.0
+    #: Seconds to wait for the stream's acknowledgement before answering 503.
+    publish_timeout_seconds: float = 2.0
     log_level: str = "info"
     access_log: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -106,11 +123,31 @@ class Settings:
             raise ValueError(f"workers must be 1-{MAX_WORKERS}, got {self.workers}")
         for proxy in self.trusted_proxies:
             ipaddress.ip_network(proxy, strict=False)  # raises ValueError when malformed
+        if self.stream:
+            if not isinstance(self.db, DatabaseURL):
+                raise ValueError(
+                    "stream needs db to be a PostgreSQL URL (postgresql://...), where keys,"
+                    " environments and origins are kept and `datacoral load` writes the events"
+                )
+            self.stream_settings()  # raises ValueError for a malformed stream setting
         if self.cookie_domain is not None and not _COOKIE_DOMAIN.fullmatch(self.cookie_domain):
             raise ValueError(
                 f"cookie_domain must be a lowercase domain name like example.com,"
                 f" got {self.cookie_domain!r}"
             )
+
+    def stream_settings(self) -> StreamSettings:
+        """The stream's settings (``stream`` must be set)."""
+        from datacoral.storage.jetstream_settings import StreamSettings
+
+        return StreamSettings(
+            servers=self.stream,
+            name=self.stream_name,
+            subject=self.stream_subject,
+            replicas=self.stream_replicas,
+            duplicate_window_seconds=self.stream_duplicate_window_seconds,
+            publish_timeout_seconds=self.publish_timeout_seconds,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -138,6 +175,7 @@ def _parse(name: str, raw: str) -> Any:
         "retry_after_seconds",
         "shutdown_timeout_seconds",
         "workers",
+        "stream_replicas",
     ):
         try:
             return int(raw)
@@ -148,11 +186,17 @@ def _parse(name: str, raw: str) -> Any:
         "header_timeout_seconds",
         "body_timeout_seconds",
         "keep_alive_timeout_seconds",
+        "stream_duplicate_window_seconds",
+        "publish_timeout_seconds",
     ):
         try:
             return float(raw)
         except ValueError:
             raise ValueError(f"DATACORAL_{name.upper()} must be a number, got {raw!r}") from None
+    if name == "stream":
+        from datacoral.storage.jetstream_settings import parse_servers
+
+        return parse_servers(raw)
     if name == "trusted_proxies":
         return tuple(p.strip() for p in raw.split(",") if p.strip())
     if name == "access_log":

@@ -5,8 +5,9 @@ What is checked: the script exits 0 and prints its tables. The scripts' own
 checks still apply and make the exit status non-zero when they fail: every
 event received exactly once (tracker overhead), the queue bounded by
 ``buffer_capacity`` (tracker memory), both servers started, the load generator
-ran and the database was counted (endpoint throughput and growth), and every
-reliability check passed (answers, 5xx, slow clients, RSS, the store's counts
+ran and the database was counted (endpoint throughput and growth), every
+benchmark event validated against its real Iglu Central schema (schema validation),
+and every reliability check passed (answers, 5xx, slow clients, RSS, the store's counts
 against the answers, a clean exit). Upstream's venv is used when it is cached
 or can be made within a few seconds; otherwise only our side runs.
 """
@@ -41,6 +42,14 @@ SMOKE_RUNS = [
             "| writer: rows + INSERT + commit, synchronous=FULL",
             "| INSERT alone: memory, no constraints",
             "| INSERT alone: file holding 2,000 events",
+        ],
+    ),
+    (
+        "schema_validation.py",
+        [
+            "| web: link_click + web_page",
+            "| mobile: screen_view + mobile_context",
+            "validation on keeps at least half the collector's per-event throughput",
         ],
     ),
     (

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from datacoral import __version__
-from datacoral.cli import environments, events, keys, quickstart, serve, snippet
+from datacoral.cli import environments, events, keys, load, quickstart, serve, snippet
 from datacoral.cli.context import DB_ENVVAR, db_option
 from datacoral.cli.database import storage_error
 from datacoral.cli.entry import missing_optional_module
@@ -58,3 +58,4 @@ cli.add_command(environments.env)
 cli.add_command(keys.key)
 cli.add_command(events.events)
 cli.add_command(snippet.snippet)
+cli.add_command(load.load)

@@ -19,6 +19,7 @@ from datacoral.cli.context import db_option, open_store, resolve_db
 from datacoral.cli.database import read_only
 from datacoral.cli.errors import CLIError, StorageFailure
 from datacoral.config import Settings
+from datacoral.storage.jetstream_settings import parse_servers
 from datacoral.storage.target import Target
 
 #: The settings that have an option, and its name.
@@ -37,6 +38,8 @@ OPTIONS = {
     "trusted_proxies": "--trusted-proxy",
     "cookie_domain": "--cookie-domain",
     "workers": "--workers",
+    "stream": "--stream",
+    "stream_replicas": "--stream-replicas",
 }
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -147,6 +150,21 @@ _EPILOG = (
     help="Processes serving the port, under a supervisor that replaces any that dies;"
     " the limits above apply to each [env DATACORAL_WORKERS; default 1, at most 64].",
 )
+@click.option(
+    "--stream",
+    default=None,
+    metavar="URLS",
+    help="Publish each request to NATS JetStream at these servers (nats://h1:4222,nats://h2:4222)"
+    " and answer once the stream acknowledged it; `datacoral load` writes it into --db, which"
+    " must be PostgreSQL [env DATACORAL_STREAM; default: commit to --db].",
+)
+@click.option(
+    "--stream-replicas",
+    type=int,
+    default=None,
+    help="Servers holding each message: 1, or 3 in a cluster"
+    " [env DATACORAL_STREAM_REPLICAS; default 1].",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -164,6 +182,8 @@ def serve(
     trusted_proxies: tuple[str, ...],
     cookie_domain: str | None,
     workers: int | None,
+    stream: str | None,
+    stream_replicas: int | None,
 ) -> None:
     """Run the Events endpoint until stopped (SIGINT / SIGTERM)."""
     options: dict[str, Any] = {
@@ -180,8 +200,19 @@ def serve(
         "trusted_proxies": trusted_proxies or None,
         "cookie_domain": cookie_domain,
         "workers": workers,
+        "stream": stream,
+        "stream_replicas": stream_replicas,
     }
+    if stream is not None:
+        try:
+            options["stream"] = parse_servers(stream)
+        except ValueError as exc:
+            raise CLIError(f"--stream: {exc}") from exc
     settings = _settings(options, db=resolve_db(db))
+    if settings.stream:
+        from datacoral.cli.load import require_nats
+
+        require_nats()
     _prepare_database(settings.db)
     # Imported here: the server pulls in uvicorn, which the other commands do not need.
     from datacoral.collector.server import serve as run_server

@@ -42,8 +42,16 @@ _STORAGE_LOG_INTERVAL = 5.0
 
 
 def open_configured(settings: Settings) -> Storage:
-    """The backend ``settings.db`` names: a SQLite file, or a PostgreSQL database."""
-    return open_storage(settings.db, busy_timeout=settings.storage_busy_timeout_seconds)
+    """The backend ``settings.db`` names: a SQLite file, or a PostgreSQL database; with
+    ``settings.stream``, the JetStream stream in front of that PostgreSQL database."""
+    storage = open_storage(settings.db, busy_timeout=settings.storage_busy_timeout_seconds)
+    if not settings.stream:
+        return storage
+    from datacoral.storage.jetstream import JetStreamSink
+    from datacoral.storage.postgres import PostgresStorage
+
+    assert isinstance(storage, PostgresStorage)  # Settings refuses a stream over SQLite
+    return JetStreamSink(storage, settings.stream_settings())
 
 
 class CollectorApp:

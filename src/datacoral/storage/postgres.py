@@ -32,6 +32,7 @@ from psycopg_pool import ConnectionPool
 
 from datacoral.storage import postgres_admin as admin
 from datacoral.storage import postgres_connections as connections
+from datacoral.storage import postgres_loads as loads
 from datacoral.storage import postgres_queries as queries
 from datacoral.storage.base import (
     BadRow,
@@ -50,6 +51,7 @@ from datacoral.storage.group_commit import GroupCommitStats, GroupCommitter
 from datacoral.storage.key_usage import KeyUsage
 from datacoral.storage.postgres_admin import Connection
 from datacoral.storage.postgres_errors import failure, is_unavailability
+from datacoral.storage.postgres_loads import LoadResult, StreamRecords
 from datacoral.storage.postgres_metadata import POLL_SECONDS, MetadataWatcher
 from datacoral.storage.postgres_migrations import migrate, schema_version
 from datacoral.storage.postgres_writer import PostgresEventWriter
@@ -211,6 +213,18 @@ class PostgresStorage:
                 commits=0, transactions=0, failed_transactions=0, largest_group=0
             )
         return self._committer.stats()
+
+    # --- the loader's path (datacoral load) -----------------------------------
+
+    def load_stream(self, stream: str, messages: Sequence[StreamRecords]) -> LoadResult:
+        """Write messages of ``stream`` not written before, in one transaction (see
+        :mod:`.postgres_loads`); works without :meth:`open`."""
+        return self._call(lambda conn: loads.load(conn, stream, messages))
+
+    def forget_loaded(self, stream: str, through_sequence: int, older_than: float) -> int:
+        """Forget messages of ``stream`` up to ``through_sequence`` (all acknowledged)
+        loaded more than ``older_than`` seconds ago."""
+        return self._call(lambda conn: loads.forget(conn, stream, through_sequence, older_than))
 
     # --- environments and keys -----------------------------------------------
 

@@ -142,8 +142,22 @@ CREATE TRIGGER api_keys_changed
     FOR EACH STATEMENT EXECUTE FUNCTION datacoral_metadata_changed();
 """
 
+# Messages of a JetStream stream that ``datacoral load`` wrote, each recorded in the
+# transaction that wrote its rows, so a redelivered message is recognised and skipped
+# (datacoral/storage/postgres_loads.py). Rows at or below a consumer's acknowledged
+# floor are deleted: those messages are never delivered again.
+_MIGRATION_2 = """
+CREATE TABLE stream_loads (
+    stream text NOT NULL,
+    sequence bigint NOT NULL,
+    message_id text NOT NULL,
+    loaded_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (stream, sequence, message_id)
+);
+"""
+
 #: Migration ``i`` (0-based) brings the schema from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[str, ...] = (_MIGRATION_1,)
+MIGRATIONS: tuple[str, ...] = (_MIGRATION_1, _MIGRATION_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _LEDGER = """

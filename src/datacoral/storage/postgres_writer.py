@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from datacoral.storage import postgres_admin as admin
 from datacoral.storage import postgres_rows as rows
@@ -43,12 +44,24 @@ _ADD_DUPLICATES = (
 )
 
 Identity = tuple[str, str]
+
+
+class Records(Protocol):
+    """What a batch is made of: a commit job, or a message loaded from the stream."""
+
+    @property
+    def good(self) -> list[GoodEvent]: ...
+
+    @property
+    def bad(self) -> list[BadRow]: ...
+
+
 #: Lends the writer a connection (autocommit) and maps failures to StorageError.
 Lend = Callable[[], AbstractContextManager[Connection]]
 
 
 @dataclass(slots=True)
-class _Batch:
+class Batch:
     """What a batch sends: each identity's first event with its owner job, encoded in
     ``payload``; the events repeating an identity of the batch; the bad rows."""
 
@@ -105,7 +118,7 @@ class PostgresEventWriter:
             raise
 
     def _write_together(self, jobs: Sequence[CommitJob]) -> list[CommitResult]:
-        batch, tallies = _prepare(jobs)
+        batch, tallies = prepare(jobs)
         marks = self._usage.take()
         try:
             with self._lend() as conn:
@@ -121,27 +134,28 @@ class PostgresEventWriter:
         return [tally.result() for tally in tallies]
 
     def _store(
-        self, conn: Connection, batch: _Batch, tallies: list[Tally], marks: dict[str, int]
+        self, conn: Connection, batch: Batch, tallies: list[Tally], marks: dict[str, int]
     ) -> None:
         if batch.events and not batch.bad and not marks and not batch.repeats:
-            inserted = _insert(conn, batch)  # autocommit: its own transaction
+            inserted = insert(conn, batch)  # autocommit: its own transaction
             if len(inserted) == len(batch.events):
                 for owner in batch.owners:
                     tallies[owner].stored += 1
                 return
             with conn.transaction():
-                _settle(conn, batch, tallies, inserted)
-                _write_bookkeeping(conn, batch)
+                settle(conn, batch, tallies, inserted)
+                write_bookkeeping(conn, batch)
             return
         with conn.transaction():
             if batch.events:
-                _settle(conn, batch, tallies, _insert(conn, batch))
-            _write_bookkeeping(conn, batch)
+                settle(conn, batch, tallies, insert(conn, batch))
+            write_bookkeeping(conn, batch)
             if marks:
                 admin.update_last_used(conn, marks)
 
 
-def _prepare(jobs: Sequence[CommitJob]) -> tuple[_Batch, list[Tally]]:
+def prepare(jobs: Sequence[Records]) -> tuple[Batch, list[Tally]]:
+    """The batch to write for ``jobs``, and one tally per job."""
     batch, tallies = _collect(jobs, check_each=False)
     payload = rows.try_good_json(batch.events)
     if payload is None:
@@ -152,8 +166,8 @@ def _prepare(jobs: Sequence[CommitJob]) -> tuple[_Batch, list[Tally]]:
     return batch, tallies
 
 
-def _collect(jobs: Sequence[CommitJob], *, check_each: bool) -> tuple[_Batch, list[Tally]]:
-    batch = _Batch()
+def _collect(jobs: Sequence[Records], *, check_each: bool) -> tuple[Batch, list[Tally]]:
+    batch = Batch()
     tallies = [Tally() for _ in jobs]
     seen: set[Identity] = set()
     for index, job in enumerate(jobs):
@@ -193,13 +207,13 @@ def _canonical(event_id: str) -> str | None:
         return None
 
 
-def _insert(conn: Connection, batch: _Batch) -> set[Identity]:
+def insert(conn: Connection, batch: Batch) -> set[Identity]:
     """Insert the batch's events; the identities this statement stored."""
     found = conn.execute(rows.INSERT_GOOD, (batch.payload.decode(),)).fetchall()
     return {(environment, event_id) for environment, event_id in found}
 
 
-def _settle(conn: Connection, batch: _Batch, tallies: list[Tally], inserted: set[Identity]) -> None:
+def settle(conn: Connection, batch: Batch, tallies: list[Tally], inserted: set[Identity]) -> None:
     """Count each event as stored, duplicate or conflict (bad rows join ``batch.bad``)."""
     judged: list[tuple[GoodEvent, int]] = []
     for event, owner in zip(batch.events, batch.owners, strict=True):
@@ -227,7 +241,7 @@ def _settle(conn: Connection, batch: _Batch, tallies: list[Tally], inserted: set
             batch.bad.append(conflict)
 
 
-def _write_bookkeeping(conn: Connection, batch: _Batch) -> None:
+def write_bookkeeping(conn: Connection, batch: Batch) -> None:
     """The batch's bad rows and duplicate counts."""
     if batch.bad:
         conn.execute(rows.INSERT_BAD, (rows.bad_json(batch.bad).decode(),))

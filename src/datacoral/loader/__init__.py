@@ -1,0 +1,1 @@
+"""``datacoral load``: the JetStream stream into PostgreSQL, batch by batch, exactly once."""

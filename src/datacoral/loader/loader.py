@@ -1,0 +1,353 @@
+"""The loader: fetch a batch, write it in one PostgreSQL transaction, then acknowledge.
+
+Any number of loaders share one durable pull consumer; JetStream gives each
+message to one of them. A message is acknowledged only after the transaction that
+wrote it committed; a loader killed before that leaves its messages to be
+delivered again after ``load_ack_wait_seconds``, and a message delivered again
+after its commit is recognised in PostgreSQL and skipped
+(:mod:`datacoral.storage.postgres_loads`): nothing is lost and nothing doubles.
+
+While PostgreSQL is unavailable the batch in hand is retried with backoff, and the
+stream is told the loader is still working on it. SIGTERM or SIGINT lets the
+batch in hand finish (written and acknowledged), hands back what arrived
+after it, and returns 0; if PostgreSQL does not answer by then, the batch goes
+back to the stream for another loader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import faulthandler
+import logging
+import signal
+import time
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from datacoral.loader.progress import Lag, Progress
+from datacoral.loader.pull import BatchPuller
+from datacoral.loader.settings import LoaderSettings
+from datacoral.storage.base import StorageError, StorageUnavailable
+from datacoral.storage.jetstream_messages import MessageFormatError, decode
+from datacoral.storage.jetstream_setup import (
+    NATS_ERRORS,
+    connect,
+    describe_error,
+    ensure_consumer,
+    ensure_stream,
+)
+from datacoral.storage.postgres import PostgresStorage
+from datacoral.storage.postgres_loads import StreamRecords
+
+log = logging.getLogger("datacoral.loader")
+
+#: Seconds an undecodable message waits before it is offered again (to a newer loader).
+_UNDECODABLE_DELAY = 60.0
+_MAX_BACKOFF = 5.0
+#: Seconds the batch in hand gets to finish after SIGTERM.
+STOP_TIMEOUT = 15.0
+#: Seconds the acknowledgements of a batch may take to be sent.
+_ACK_TIMEOUT = 10.0
+#: Failures are logged at most this often.
+_LOG_INTERVAL = 5.0
+
+
+class Loader:
+    """One ``datacoral load`` process."""
+
+    def __init__(self, settings: LoaderSettings, storage: PostgresStorage | None = None) -> None:
+        self.settings = settings
+        self.stream = settings.stream_settings()
+        self.storage = storage or PostgresStorage(
+            settings.database, busy_timeout=settings.storage_busy_timeout_seconds
+        )
+        self.progress = Progress()
+        self._stopping = asyncio.Event()
+        self._puller: BatchPuller | None = None
+        self._logged_at = 0.0
+        self._js: JetStreamContext | None = None
+        #: Seconds a loaded message's record outlives its acknowledgement (see _commit).
+        self._retention = max(600.0, 20 * settings.load_ack_wait_seconds)
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then return from :meth:`run`."""
+        self._stopping.set()
+        if self._puller is not None:
+            self._puller.wake()
+
+    async def run(self, *, once: bool = False) -> Lag | None:
+        """Load until :meth:`stop` (or, ``once``, until nothing is left to load); the lag
+        at the end."""
+        client = await connect(self.stream, name="datacoral-loader")
+        try:
+            js = self._js = client.jetstream(timeout=5)
+            if not await self._set_up_patiently(js):
+                return None
+            puller = self._puller = BatchPuller(
+                client, self.stream.name, self.settings.load_consumer
+            )
+            await puller.start()
+            log.info(
+                "loading stream %s (consumer %s) into %s, %d messages a batch at most",
+                self.stream.name,
+                self.settings.load_consumer,
+                self.settings.database,
+                self.settings.load_batch_size,
+            )
+            lag = await self._loop(client, js, puller, once=once)
+            left = await puller.stop()
+            for msg in left:  # delivered after the last batch: another loader takes them
+                with contextlib.suppress(*NATS_ERRORS):
+                    await msg.nak()
+            with contextlib.suppress(*NATS_ERRORS):
+                await client.flush(timeout=5)
+                lag = await self.lag(js)
+            self._forget_acknowledged(lag)
+            return lag
+        finally:
+            with contextlib.suppress(*NATS_ERRORS):
+                await client.close()
+            self.storage.close()
+
+    async def set_up(self, js: JetStreamContext) -> None:
+        """Create the stream if missing, and the consumer (or bring it to the settings)."""
+        await ensure_stream(js, self.stream, update=False)
+        await ensure_consumer(
+            js,
+            self.stream,
+            self.settings.load_consumer,
+            ack_wait_seconds=self.settings.load_ack_wait_seconds,
+            max_ack_pending=self.settings.load_max_ack_pending,
+        )
+
+    async def _set_up_patiently(self, js: JetStreamContext) -> bool:
+        """Set up, waiting while the stream is unavailable (a cluster electing a
+        leader); False when stopped meanwhile."""
+        while True:
+            try:
+                await self.set_up(js)
+                return True
+            except StorageUnavailable as exc:
+                self._log_failure("waiting for the stream: %s", exc)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), 1.0)
+            if self._stopping.is_set():
+                return False
+
+    async def _loop(
+        self, client: Client, js: JetStreamContext, puller: BatchPuller, *, once: bool
+    ) -> Lag | None:
+        lag: Lag | None = None
+        reported = time.monotonic()
+        while not self._stopping.is_set():
+            batch = await puller.batch(
+                self.settings.load_batch_size, self.settings.load_batch_wait_seconds
+            )
+            if batch:
+                self.progress.fetched(len(batch))
+                await self._load(batch)
+                with contextlib.suppress(*NATS_ERRORS):
+                    await client.flush(timeout=5)  # the acknowledgements are out
+            elif puller.unanswered:
+                await self._recover(js)
+            if once and not batch:
+                lag = await self.lag(js)
+                if lag is not None and lag.waiting == 0 and lag.in_flight == 0:
+                    break
+            if time.monotonic() - reported >= self.settings.load_report_interval_seconds:
+                reported = time.monotonic()
+                lag = await self.lag(js)
+                log.info("%s", self.progress.line(lag))
+                self._forget_acknowledged(lag)
+        return lag
+
+    async def _recover(self, js: JetStreamContext) -> None:
+        """JetStream did not answer a pull: the consumer may be gone (recreate it) or the
+        stream may be electing a leader (wait a little)."""
+        try:
+            await self.set_up(js)
+        except StorageError as exc:
+            self._log_failure("the stream is not available: %s", exc)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), 0.5)
+
+    async def _load(self, batch: list[Msg]) -> None:
+        records: list[StreamRecords] = []
+        taken: list[Msg] = []
+        for msg in batch:
+            try:
+                good, bad = decode(msg.data)
+            except MessageFormatError as exc:
+                self.progress.undecodable += 1
+                log.error(
+                    "message %d of stream %s is not one this loader reads (%s); left in the"
+                    " stream for a newer datacoral",
+                    msg.metadata.sequence.stream,
+                    self.stream.name,
+                    exc,
+                )
+                with contextlib.suppress(*NATS_ERRORS):
+                    await msg.nak(delay=_UNDECODABLE_DELAY)
+                continue
+            headers = msg.headers or {}
+            sequence = msg.metadata.sequence.stream
+            message_id = headers.get("Nats-Msg-Id") or f"sequence-{sequence}"
+            records.append(StreamRecords(sequence, message_id, good, bad))
+            taken.append(msg)
+        if records:
+            await self._write(records, taken)
+
+    async def _write(self, records: list[StreamRecords], taken: list[Msg]) -> None:
+        """Commit, then acknowledge. An error that is not PostgreSQL's (a bug) is
+        retried one message at a time, so only its message waits in the stream."""
+        try:
+            committed = await self._commit(records, taken)
+        except Exception:
+            if len(records) > 1:
+                for record, msg in zip(records, taken, strict=True):
+                    await self._write([record], [msg])
+                return
+            log.exception(
+                "internal error while loading message %d of stream %s; it stays in the stream",
+                records[0].sequence,
+                self.stream.name,
+            )
+            with contextlib.suppress(*NATS_ERRORS):
+                await taken[0].nak(delay=_UNDECODABLE_DELAY)
+            return
+        if not committed:
+            for msg in taken:  # stopping while PostgreSQL does not answer: give them back
+                with contextlib.suppress(*NATS_ERRORS):
+                    await msg.nak()
+            return
+        # A lost acknowledgement is harmless: the message comes again and is skipped.
+        with contextlib.suppress(*NATS_ERRORS):
+            await asyncio.wait_for(
+                asyncio.gather(*(msg.ack() for msg in taken), return_exceptions=True),
+                _ACK_TIMEOUT,
+            )
+
+    async def _commit(self, records: list[StreamRecords], taken: list[Msg]) -> bool:
+        """Write the records, retrying while PostgreSQL is unavailable; False when
+        stopped before that succeeded."""
+        backoff = 0.25
+        while True:
+            records = await self._not_acknowledged(records)
+            try:
+                result = await asyncio.to_thread(
+                    self.storage.load_stream, self.stream.name, records
+                )
+            except StorageUnavailable as exc:
+                self.progress.failed_commits += 1
+                self._log_failure("cannot write to PostgreSQL, retrying: %s", exc)
+                if self._stopping.is_set():
+                    return False
+                for msg in taken:  # still ours: not to be delivered elsewhere meanwhile
+                    with contextlib.suppress(*NATS_ERRORS):
+                        await msg.in_progress()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF, self.settings.load_ack_wait_seconds / 2)
+                continue
+            self.progress.loaded(result)
+            return True
+
+    async def _not_acknowledged(self, records: list[StreamRecords]) -> list[StreamRecords]:
+        """The records whose messages no loader has acknowledged yet.
+
+        A loader slower than the ack wait may hold a copy of a message that another
+        loader has since loaded and acknowledged. The record that makes the copy a
+        skip is kept for a while after the acknowledgement (``_retention``), but a
+        copy held longer (a loader stalled while PostgreSQL was away) must not be
+        written: anything at or below the consumer's acknowledged floor is dropped.
+        """
+        js = self._js
+        lag = None if js is None else await self.lag(js)
+        if lag is None:
+            return records
+        kept = [record for record in records if record.sequence > lag.ack_floor]
+        self.progress.skipped += len(records) - len(kept)
+        return kept
+
+    async def lag(self, js: JetStreamContext) -> Lag | None:
+        """The consumer's backlog now, or None when JetStream does not answer."""
+        try:
+            info = await js.consumer_info(self.stream.name, self.settings.load_consumer)
+        except NATS_ERRORS:
+            return None
+        floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
+        return Lag(
+            waiting=info.num_pending or 0, in_flight=info.num_ack_pending or 0, ack_floor=floor
+        )
+
+    def _forget_acknowledged(self, lag: Lag | None) -> None:
+        if lag is None or lag.ack_floor <= 0:
+            return
+        try:
+            self.storage.forget_loaded(self.stream.name, lag.ack_floor, self._retention)
+        except StorageError as exc:
+            self._log_failure("cannot prune stream_loads: %s", exc)
+
+    def _log_failure(self, message: str, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._logged_at >= _LOG_INTERVAL:
+            self._logged_at = now
+            log.warning(message, exc)
+
+
+async def status(settings: LoaderSettings) -> Lag | None:
+    """The consumer's lag, without loading anything (the consumer is created if
+    missing: before any loader ran, everything in the stream is waiting)."""
+    stream = settings.stream_settings()
+    client = await connect(stream, name="datacoral-load-status")
+    try:
+        loader = Loader(settings, storage=None)
+        js = client.jetstream(timeout=5)
+        await loader.set_up(js)
+        return await loader.lag(js)
+    finally:
+        await client.close()
+
+
+def run(settings: LoaderSettings, *, once: bool = False) -> tuple[Progress, Lag | None]:
+    """Run a loader in this process until SIGTERM / SIGINT (or, ``once``, until the
+    stream is empty); its progress and final lag."""
+
+    async def main() -> tuple[Progress, Lag | None]:
+        loader = Loader(settings)
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def stop() -> None:
+            loader.stop()
+            # Should the batch in hand not finish (a client stuck on a dead connection),
+            # stop anyway: its messages return to the stream after the ack wait.
+            loop.call_later(STOP_TIMEOUT, task.cancel)
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop)
+        # `kill -USR1` prints every thread's stack to stderr: for a loader that seems stuck.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+        try:
+            lag = await loader.run(once=once)
+        except asyncio.CancelledError:
+            log.warning(
+                "stopped after %g s without finishing the batch in hand; the stream delivers"
+                " it again after the ack wait",
+                STOP_TIMEOUT,
+            )
+            return loader.progress, None
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        log.info("stopped: %s", loader.progress.line(lag))
+        return loader.progress, lag
+
+    try:
+        return asyncio.run(main())
+    except NATS_ERRORS as exc:
+        raise StorageUnavailable(f"the stream does not answer: {describe_error(exc)}") from exc
