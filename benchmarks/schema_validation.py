@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -56,7 +57,18 @@ except ImportError:  # the dev extra brings it; without it only fastjsonschema i
     jsonschema = None
 
 ROOT = Path(__file__).resolve().parents[1]
-IGLU_CENTRAL = ROOT.parent / "shared" / "iglu-central"
+#: The Iglu Central copy: DATACORAL_IGLU_CENTRAL, else shared/ beside the checkout.
+IGLU_CENTRAL = Path(
+    os.environ.get("DATACORAL_IGLU_CENTRAL")
+    or next(
+        (
+            p
+            for p in (ROOT.parent / "shared" / "iglu-central", Path("/work/shared/iglu-central"))
+            if p.is_dir()
+        ),
+        ROOT.parent / "shared" / "iglu-central",
+    )
+)
 ARRIVAL = Arrival("dev", 1_764_150_000_000, "127.0.0.1", "Mozilla/5.0 (benchmark)")
 BATCH = 50
 #: benchmarks/README.md, "Endpoint stages": the per-event Python work of a POST.

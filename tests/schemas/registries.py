@@ -23,9 +23,10 @@ from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, Thread
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-#: The copy of Iglu Central beside the repository (shared/iglu-central/README.md).
-IGLU_CENTRAL = ROOT.parent / "shared" / "iglu-central"
+from tests.support.iglu import iglu_central_dir
+
+#: The copy of Iglu Central (shared/iglu-central/README.md; tests/support/iglu.py).
+IGLU_CENTRAL = iglu_central_dir()
 IGLU_CENTRAL_SCHEMAS = 679
 
 

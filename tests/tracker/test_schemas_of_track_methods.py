@@ -18,9 +18,9 @@ import pytest
 from jsonschema import Draft4Validator
 
 from snowplow_tracker import SelfDescribingJson, Subject, Tracker
-from tests.support.subprocesses import ROOT
+from tests.support.iglu import iglu_central_dir
 
-IGLU = ROOT.parent / "shared" / "iglu-central" / "schemas"
+IGLU = iglu_central_dir() / "schemas"
 CONTEXT = SelfDescribingJson(
     "iglu:com.snowplowanalytics.snowplow/geolocation_context/jsonschema/1-0-0",
     {"latitude": 52.5, "longitude": 13.4},
