@@ -18,9 +18,16 @@ from typing import TYPE_CHECKING, Any
 from datacoral.storage.target import DatabaseURL, Target, parse_target
 
 if TYPE_CHECKING:
+    from datacoral.schemas.settings import IgluSettings
     from datacoral.storage.jetstream_settings import StreamSettings
 
 DEFAULT_DB = "datacoral.sqlite"
+#: The Iglu resolver's defaults (datacoral.schemas.resolver and .registries; a test keeps
+#: them equal), written here so that reading settings does not import the engine.
+IGLU_TTL_SECONDS = 600.0
+IGLU_MISS_TTL_SECONDS = 30.0
+IGLU_FAILURE_TTL_SECONDS = 10.0
+IGLU_TIMEOUT_SECONDS = 5.0
 #: The most ``workers`` a server may run (each is a whole process with its own memory).
 MAX_WORKERS = 64
 _COOKIE_DOMAIN = re.compile(r"\.?[a-z0-9_-]+(\.[a-z0-9_-]+)*")
@@ -86,6 +93,22 @@ class Settings:
     stream_duplicate_window_seconds: float = 120.0
     #: Seconds to wait for the stream's acknowledgement before answering 503.
     publish_timeout_seconds: float = 2.0
+    #: Where Iglu schemas come from, after the embedded set and in this order: folders in
+    #: the static layout, static registries (``http(s)://host[/prefix]``) and Iglu Servers
+    #: (``iglu-server+https://host``); see :mod:`datacoral.schemas.settings`. Each
+    #: environment's validation mode decides what is done with the answers.
+    iglu: tuple[str, ...] = field(default=(), repr=False)  # an Iglu Server URL may hold a key
+    #: The ``apikey`` header for Iglu Servers whose URL names no key.
+    iglu_apikey: str | None = field(default=None, repr=False)
+    #: Seconds a schema found is reused before it is asked for again.
+    iglu_ttl_seconds: float = IGLU_TTL_SECONDS
+    #: Seconds a schema no source has is remembered as missing.
+    iglu_miss_ttl_seconds: float = IGLU_MISS_TTL_SECONDS
+    #: Seconds before a registry that could not answer is asked again for a schema; a
+    #: strict environment's 503 tells trackers to wait at least this long.
+    iglu_failure_ttl_seconds: float = IGLU_FAILURE_TTL_SECONDS
+    #: Seconds per connect and per read of one registry request.
+    iglu_timeout_seconds: float = IGLU_TIMEOUT_SECONDS
     log_level: str = "info"
     access_log: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -130,6 +153,13 @@ class Settings:
                     " environments and origins are kept and `datacoral load` writes the events"
                 )
             self.stream_settings()  # raises ValueError for a malformed stream setting
+        for name in ("iglu_ttl_seconds", "iglu_miss_ttl_seconds", "iglu_failure_ttl_seconds"):
+            if not 0 <= getattr(self, name) <= 86400:
+                raise ValueError(f"{name} must be 0-86400")
+        if not 0 < self.iglu_timeout_seconds <= 60:
+            raise ValueError("iglu_timeout_seconds must be more than 0 and at most 60")
+        if self.iglu:
+            self.iglu_settings()  # raises InvalidIgluSource (a ValueError) naming the value
         if self.cookie_domain is not None and not _COOKIE_DOMAIN.fullmatch(self.cookie_domain):
             raise ValueError(
                 f"cookie_domain must be a lowercase domain name like example.com,"
@@ -147,6 +177,21 @@ class Settings:
             replicas=self.stream_replicas,
             duplicate_window_seconds=self.stream_duplicate_window_seconds,
             publish_timeout_seconds=self.publish_timeout_seconds,
+        )
+
+    def iglu_settings(self) -> IgluSettings:
+        """The Iglu resolver's settings: ``iglu`` as sources, with these timings."""
+        from datacoral.schemas.settings import APIKEY_VARIABLE, IgluSettings
+
+        # Only the key from the settings: DATACORAL_IGLU itself was read into ``iglu``.
+        environ = {APIKEY_VARIABLE: self.iglu_apikey} if self.iglu_apikey else {}
+        sources = IgluSettings.from_values(self.iglu, environ=environ).sources
+        return IgluSettings(
+            sources=sources,
+            ttl=self.iglu_ttl_seconds,
+            miss_ttl=self.iglu_miss_ttl_seconds,
+            failure_ttl=self.iglu_failure_ttl_seconds,
+            timeout=self.iglu_timeout_seconds,
         )
 
     @classmethod
@@ -188,6 +233,10 @@ def _parse(name: str, raw: str) -> Any:
         "keep_alive_timeout_seconds",
         "stream_duplicate_window_seconds",
         "publish_timeout_seconds",
+        "iglu_ttl_seconds",
+        "iglu_miss_ttl_seconds",
+        "iglu_failure_ttl_seconds",
+        "iglu_timeout_seconds",
     ):
         try:
             return float(raw)
@@ -197,6 +246,10 @@ def _parse(name: str, raw: str) -> Any:
         from datacoral.storage.jetstream_settings import parse_servers
 
         return parse_servers(raw)
+    if name == "iglu":
+        from datacoral.schemas.settings import split_iglu_variable
+
+        return tuple(split_iglu_variable(raw))
     if name == "trusted_proxies":
         return tuple(p.strip() for p in raw.split(",") if p.strip())
     if name == "access_log":

@@ -14,14 +14,14 @@ from tests.storage.factories import good_event
 def test_create_list_show(run: Run) -> None:
     created = run("env", "create", "qa", "--origin", "https://app.example.com")
     assert created.exit_code == 0, created.output
-    assert "created environment 'qa'" in created.stdout
+    assert "created environment 'qa' (validation lenient)" in created.stdout
 
     listed = run("env", "list")
     assert listed.exit_code == 0
     lines = listed.stdout.splitlines()
-    assert lines[0].split() == ["ENVIRONMENT", "ACTIVE", "KEYS", "ORIGINS"]
+    assert lines[0].split() == ["ENVIRONMENT", "VALIDATION", "ACTIVE", "KEYS", "ORIGINS"]
     assert [line.split()[0] for line in lines[1:]] == ["dev", "stage", "prod", "qa"]
-    assert lines[-1].split() == ["qa", "0", "https://app.example.com"]
+    assert lines[-1].split() == ["qa", "lenient", "0", "https://app.example.com"]
 
     shown = run("env", "show", "qa")
     assert shown.exit_code == 0
@@ -31,11 +31,12 @@ def test_create_list_show(run: Run) -> None:
 def test_json_output_parses(run: Run) -> None:
     run("key", "create", "--env", "stage")
     listed = json.loads(run("env", "list", "--json").stdout)
-    assert {"name": "stage", "origins": [], "active_keys": 1} in listed
+    assert {"name": "stage", "validation": "lenient", "origins": [], "active_keys": 1} in listed
     shown = json.loads(run("env", "show", "stage", "--json").stdout)
     assert shown["name"] == "stage"
+    assert shown["validation"] == "lenient"
     assert len(shown["keys"]) == 1
-    assert shown["events"] == {"good": 0, "bad": 0, "duplicates": 0}
+    assert shown["events"] == {"good": 0, "bad": 0, "duplicates": 0, "unvalidated": 0}
 
 
 def test_errors_are_one_line_with_exit_code_1(run: Run) -> None:
@@ -80,3 +81,37 @@ def test_origins(run: Run) -> None:
     again = run("env", "remove-origin", "dev", "http://localhost:3000")
     assert again.exit_code == 1
     assert again.stderr.startswith("error: environment 'dev' does not allow origin")
+
+
+def test_validation_mode_at_creation_and_later(run: Run, db: Target) -> None:
+    created = run("env", "create", "ci", "--validation", "strict")
+    assert (created.exit_code, created.stdout) == (
+        0,
+        "created environment 'ci' (validation strict)\n",
+    )
+    changed = run("env", "set", "dev", "--validation", "off")
+    assert (changed.exit_code, changed.stdout) == (0, "environment 'dev': validation off\n")
+    rows = [line.split()[:2] for line in run("env", "list").stdout.splitlines()[1:]]
+    assert rows == [["dev", "off"], ["stage", "lenient"], ["prod", "lenient"], ["ci", "strict"]]
+    shown = [line.split() for line in run("env", "show", "ci").stdout.splitlines()]
+    assert ["validation", "strict"] in shown
+    assert ["unvalidated", "0"] in shown
+    store = open_storage(db)
+    try:
+        assert store.get_environment("dev").validation.value == "off"  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+def test_validation_mode_errors(run: Run) -> None:
+    nothing = run("env", "set", "dev")
+    assert nothing.exit_code == 2
+    assert "nothing to change: give --validation strict|lenient|off" in nothing.stderr
+    unknown = run("env", "set", "dev", "--validation", "loose")
+    assert unknown.exit_code == 2
+    assert "'loose' is not one of 'strict', 'lenient', 'off'" in unknown.stderr
+    missing = run("env", "set", "qa", "--validation", "strict")
+    assert (missing.exit_code, missing.stderr) == (1, "error: no environment 'qa'\n")
+    refused = run("env", "create", "qa", "--validation", "everything")
+    assert refused.exit_code == 2
+    assert "qa" not in [line.split()[0] for line in run("env", "list").stdout.splitlines()]

@@ -32,7 +32,7 @@ def _commit(db: Target, good: list[GoodEvent], bad: list[BadRow] | None = None) 
 
 
 def test_count(run: Run, db: Target) -> None:
-    event = good_event("dev")
+    event = good_event("dev", schema_validated=True)
     _commit(db, [event, good_event("prod")], [bad_row("dev")])
     _commit(db, [event])  # resent: a duplicate
 
@@ -40,13 +40,15 @@ def test_count(run: Run, db: Target) -> None:
     assert counted.exit_code == 0
     rows = [line.split() for line in counted.stdout.splitlines()]
     assert rows == [
-        ["ENVIRONMENT", "GOOD", "BAD", "DUPLICATES"],
-        ["dev", "1", "1", "1"],
-        ["stage", "0", "0", "0"],
-        ["prod", "1", "0", "0"],
+        ["ENVIRONMENT", "GOOD", "BAD", "DUPLICATES", "UNVALIDATED"],
+        ["dev", "1", "1", "1", "0"],
+        ["stage", "0", "0", "0", "0"],
+        ["prod", "1", "0", "0", "1"],
     ]
     as_json = json.loads(run("events", "count", "--env", "dev", "--json").stdout)
-    assert as_json == [{"environment": "dev", "good": 1, "bad": 1, "duplicates": 1}]
+    assert as_json == [
+        {"environment": "dev", "good": 1, "bad": 1, "duplicates": 1, "unvalidated": 0}
+    ]
 
 
 def test_tail_newest_last(run: Run, db: Target) -> None:

@@ -189,3 +189,25 @@ def test_help_names_only_variables_that_exist() -> None:
     settings = {f"DATACORAL_{f.name.upper()}" for f in dataclasses.fields(Settings)}
     settings.discard("DATACORAL_EXTRA")
     assert mentioned == settings
+
+
+def test_an_iglu_source_that_names_nothing_is_refused_before_listening(tmp_path: Path) -> None:
+    db = str(tmp_path / "x.sqlite")
+    missing = str(tmp_path / "no-such-folder")
+    assert_one_error_line(
+        serve("--db", db, "--iglu", missing),
+        1,
+        f"--iglu {missing!r}: no such folder",
+    )
+    assert_one_error_line(
+        serve("--db", db, env={"DATACORAL_IGLU": f"{tmp_path} ftp://iglu.example.com"}),
+        1,
+        "DATACORAL_IGLU 'ftp://iglu.example.com': not http(s); write http(s)://host[/prefix]"
+        " for a static repository, iglu-server+https://host for an Iglu Server, or a folder",
+    )
+    assert_one_error_line(
+        serve("--db", db, env={"DATACORAL_IGLU_TIMEOUT_SECONDS": "0"}),
+        1,
+        "DATACORAL_IGLU_TIMEOUT_SECONDS must be more than 0 and at most 60, got 0",
+    )
+    assert not Path(db).exists()

@@ -17,8 +17,10 @@ import requests
 from datacoral.storage import open_storage
 from datacoral.storage.base import AdminStorage
 from datacoral.storage.target import Target
+from tests.schemas.registries import IGLU_CENTRAL, LoopbackServer, static_registry
 from tests.support.backends import BACKENDS, Targets, new_target, require_backend
 from tests.support.server import RunningServer, running_server
+from tests.support.services import require
 
 
 @dataclass
@@ -108,3 +110,11 @@ def shared_endpoint(module_targets: Targets) -> Iterator[Endpoint]:
     with running_server(db) as server, requests.Session() as session:
         yield Endpoint(server, db, keys, session)
     assert_no_keys_in(server.log(), keys)
+
+
+@pytest.fixture(scope="session")
+def iglu_registry() -> Iterator[LoopbackServer]:
+    """``shared/iglu-central`` served as a static Iglu registry on 127.0.0.1 (read only)."""
+    require((IGLU_CENTRAL / "schemas").is_dir(), f"{IGLU_CENTRAL} is missing")
+    with static_registry() as server:
+        yield server

@@ -2,38 +2,83 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
+from datacoral.admin.environments import (
+    DEFAULT_VALIDATION,
+    VALIDATION_MODES,
+    ValidationMode,
+    parse_validation_mode,
+)
 from datacoral.cli.context import db_option, json_option, open_store
 from datacoral.cli.errors import CLIError
 from datacoral.cli.output import echo, echo_json, echo_table
 from datacoral.storage.base import AdminError
 from datacoral.storage.target import Target
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+_VALIDATION_HELP = (
+    "What to do with the Iglu schemas of self-describing events and contexts: strict"
+    " (a failing or unresolvable schema is a bad row), lenient (failing: bad row;"
+    " unresolvable: stored unvalidated), off."
+)
+
+
+def validation_option(*, default: ValidationMode | None) -> Callable[[F], F]:
+    """``--validation strict|lenient|off``."""
+    shown = f" [default: {default}]" if default is not None else ""
+    return click.option(
+        "--validation",
+        "validation",
+        type=click.Choice(VALIDATION_MODES),
+        default=None if default is None else default.value,
+        help=_VALIDATION_HELP + shown,
+    )
+
 
 @click.group()
 def env() -> None:
-    """Create, list, show and delete environments; set their CORS origins."""
+    """Create, list, show, change and delete environments; set their CORS origins."""
 
 
 @env.command("create")
 @click.argument("name")
 @click.option("--origin", "origins", multiple=True, metavar="URL", help="Allowed browser origin.")
+@validation_option(default=DEFAULT_VALIDATION)
 @db_option()
-def create(name: str, origins: tuple[str, ...], db: Target | None) -> None:
+def create(name: str, origins: tuple[str, ...], validation: str, db: Target | None) -> None:
     """Create environment NAME (lowercase letters, digits, '-', '_')."""
+    mode = parse_validation_mode(validation)
     with open_store(db, create=True) as store:
-        record = store.create_environment(name, origins)
-    echo(f"created environment {record.name!r}")
+        record = store.create_environment(name, origins, mode)
+    echo(f"created environment {record.name!r} (validation {record.validation})")
     for origin in record.origins:
         echo(f"  allows origin {origin}")
+
+
+@env.command("set")
+@click.argument("name")
+@validation_option(default=None)
+@db_option()
+def set_(name: str, validation: str | None, db: Target | None) -> None:
+    """Change environment NAME; running servers follow within a second."""
+    if validation is None:
+        raise click.UsageError("nothing to change: give --validation strict|lenient|off")
+    mode = parse_validation_mode(validation)
+    with open_store(db) as store:
+        record = store.set_validation(name, mode)
+    echo(f"environment {record.name!r}: validation {record.validation}")
 
 
 @env.command("list")
 @json_option
 @db_option()
 def list_(as_json: bool, db: Target | None) -> None:
-    """List environments with their origins and active keys."""
+    """List environments with their validation mode, active keys and origins."""
     with open_store(db) as store:
         records = store.environments()
         active: dict[str, int] = {}
@@ -43,14 +88,22 @@ def list_(as_json: bool, db: Target | None) -> None:
     if as_json:
         echo_json(
             [
-                {"name": r.name, "origins": list(r.origins), "active_keys": active.get(r.name, 0)}
+                {
+                    "name": r.name,
+                    "validation": r.validation.value,
+                    "origins": list(r.origins),
+                    "active_keys": active.get(r.name, 0),
+                }
                 for r in records
             ]
         )
         return
     echo_table(
-        ("ENVIRONMENT", "ACTIVE KEYS", "ORIGINS"),
-        ((r.name, active.get(r.name, 0), " ".join(r.origins) or None) for r in records),
+        ("ENVIRONMENT", "VALIDATION", "ACTIVE KEYS", "ORIGINS"),
+        (
+            (r.name, r.validation.value, active.get(r.name, 0), " ".join(r.origins) or None)
+            for r in records
+        ),
     )
 
 
@@ -59,7 +112,7 @@ def list_(as_json: bool, db: Target | None) -> None:
 @json_option
 @db_option()
 def show(name: str, as_json: bool, db: Target | None) -> None:
-    """Show environment NAME: origins, keys and event counts."""
+    """Show environment NAME: validation mode, origins, keys and event counts."""
     with open_store(db) as store:
         record = store.get_environment(name)
         if record is None:
@@ -70,9 +123,15 @@ def show(name: str, as_json: bool, db: Target | None) -> None:
         echo_json(
             {
                 "name": record.name,
+                "validation": record.validation.value,
                 "origins": list(record.origins),
                 "keys": [info.key_id for info in key_infos],
-                "events": {"good": counts.good, "bad": counts.bad, "duplicates": counts.duplicates},
+                "events": {
+                    "good": counts.good,
+                    "bad": counts.bad,
+                    "duplicates": counts.duplicates,
+                    "unvalidated": counts.unvalidated,
+                },
             }
         )
         return
@@ -81,11 +140,13 @@ def show(name: str, as_json: bool, db: Target | None) -> None:
         ("FIELD", "VALUE"),
         [
             ("environment", record.name),
+            ("validation", record.validation.value),
             ("origins", " ".join(record.origins) or None),
             ("keys", f"{active} active, {len(key_infos) - active} revoked"),
             ("good events", counts.good),
             ("bad rows", counts.bad),
             ("duplicates", counts.duplicates),
+            ("unvalidated", counts.unvalidated),
         ],
     )
 

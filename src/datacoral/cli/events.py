@@ -30,15 +30,17 @@ def events() -> None:
 @json_option
 @db_option()
 def count(environment: str | None, as_json: bool, db: Target | None) -> None:
-    """Good events, bad rows and recognised duplicates per environment."""
+    """Good events, bad rows and recognised duplicates per environment, and how many of
+    the good events were stored unvalidated (validation off, or lenient and a schema that
+    could not be resolved)."""
     with open_store(db) as store:
         counts = store.count_events(environment)
     if as_json:
         echo_json([dataclasses.asdict(c) for c in counts])
         return
     echo_table(
-        ("ENVIRONMENT", "GOOD", "BAD", "DUPLICATES"),
-        ((c.environment or "(none)", c.good, c.bad, c.duplicates) for c in counts),
+        ("ENVIRONMENT", "GOOD", "BAD", "DUPLICATES", "UNVALIDATED"),
+        ((c.environment or "(none)", c.good, c.bad, c.duplicates, c.unvalidated) for c in counts),
     )
 
 

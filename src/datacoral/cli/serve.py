@@ -40,6 +40,7 @@ OPTIONS = {
     "workers": "--workers",
     "stream": "--stream",
     "stream_replicas": "--stream-replicas",
+    "iglu": "--iglu",
 }
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -165,6 +166,16 @@ _EPILOG = (
     help="Servers holding each message: 1, or 3 in a cluster"
     " [env DATACORAL_STREAM_REPLICAS; default 1].",
 )
+@click.option(
+    "--iglu",
+    "iglu",
+    multiple=True,
+    metavar="URL_OR_DIR",
+    help="Where Iglu schemas come from, after the embedded ones (repeatable, asked in order):"
+    " a folder in the static layout, a static registry http(s)://host[/prefix], or an Iglu"
+    " Server iglu-server+https://host (its key in DATACORAL_IGLU_APIKEY)"
+    " [env DATACORAL_IGLU, separated by commas or spaces].",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -184,6 +195,7 @@ def serve(
     workers: int | None,
     stream: str | None,
     stream_replicas: int | None,
+    iglu: tuple[str, ...],
 ) -> None:
     """Run the Events endpoint until stopped (SIGINT / SIGTERM)."""
     options: dict[str, Any] = {
@@ -202,6 +214,7 @@ def serve(
         "workers": workers,
         "stream": stream,
         "stream_replicas": stream_replicas,
+        "iglu": iglu or None,
     }
     if stream is not None:
         try:
@@ -235,6 +248,10 @@ def _settings(options: dict[str, Any], *, db: Target) -> Settings:
 
 def _in_user_terms(message: str, options: dict[str, Any]) -> str:
     """A settings error names a field; say it with the option or variable the user set."""
+    if message.startswith("--iglu "):  # datacoral.schemas names the value it refused
+        if options.get("iglu") is None:
+            return env_var("iglu") + message.removeprefix("--iglu")  # it came from there
+        return message
     for f in dataclasses.fields(Settings):
         if message.startswith(f"{f.name} "):
             message = _source(f.name, options) + message[len(f.name) :]

@@ -1,8 +1,10 @@
 """The ASGI application of ``datacoral serve``: one lifespan, middleware, routes.
 
 The lifespan opens the storage at start and closes it (committing what is
-pending) at shutdown; nothing else opens or closes it. Requests go through the
-middleware stack (see :mod:`datacoral.collector.middleware`) to the routes.
+pending) at shutdown; nothing else opens or closes it. It also builds the Iglu
+validator (``settings.iglu``) that the environments' validation modes use. Requests
+go through the middleware stack (see :mod:`datacoral.collector.middleware`) to the
+routes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from datacoral.collector.auth import KeyResolver
 from datacoral.collector.cookie import NetworkCookie
 from datacoral.collector.cors import CORSMiddleware
 from datacoral.collector.enrich import trusted_networks
-from datacoral.collector.errors import ClientDisconnected, Rejected
+from datacoral.collector.environments import EnvironmentCache
+from datacoral.collector.errors import ClientDisconnected, Rejected, SchemasUnavailable
 from datacoral.collector.ingest import Ingest
 from datacoral.collector.middleware import (
     AccessLogMiddleware,
@@ -25,11 +28,12 @@ from datacoral.collector.middleware import (
     Middleware,
     build_middleware_stack,
 )
-from datacoral.collector.origins import OriginCache
 from datacoral.collector.request import Request
 from datacoral.collector.responses import send_rejection, send_text
 from datacoral.collector.routes import Endpoint, match
+from datacoral.collector.validation import SchemaValidation
 from datacoral.config import Settings
+from datacoral.schemas import Validator
 from datacoral.storage import open_storage
 from datacoral.storage.base import EnvironmentRecord, KeyRecord, Storage, StorageError
 
@@ -64,12 +68,13 @@ class CollectorApp:
         self._storage_factory = storage_factory
         self._storage: Storage | None = None
         self._ingest: Ingest | None = None
+        self._schemas: SchemaValidation | None = None
         self._retry_after = [(b"retry-after", str(settings.retry_after_seconds).encode())]
         self._storage_logged_at = 0.0
         # Made once and shared by the CORS layer and the routes; they read storage
         # through the methods below, which work once the lifespan has opened it.
         self._keys = KeyResolver(self._lookup_key)
-        self._origins = OriginCache(self._load_environments)
+        self._environments = EnvironmentCache(self._load_environments)
         layers = [
             Middleware(ErrorGuardMiddleware, {"retry_after_seconds": settings.retry_after_seconds})
         ]
@@ -79,7 +84,7 @@ class CollectorApp:
             Middleware(
                 CORSMiddleware,
                 {
-                    "origins": self._origins,
+                    "origins": self._environments,
                     "keys": self._keys,
                     "retry_after_seconds": settings.retry_after_seconds,
                     "on_storage_error": self._log_storage_failure,
@@ -123,18 +128,30 @@ class CollectorApp:
                 return
 
     def _start(self) -> None:
+        # The validator first: it reads no storage, and a start that fails leaves nothing open.
+        iglu = self.settings.iglu_settings()
+        schemas = SchemaValidation(
+            Validator(iglu.build_resolver()), retry_after=self.settings.retry_after_seconds
+        )
         storage = self._storage_factory(self.settings)
-        storage.open()
-        self._storage = storage
+        try:
+            storage.open()
+        except BaseException:
+            schemas.close()
+            raise
+        self._storage, self._schemas = storage, schemas
+        sources = ", ".join(source.name for source in schemas.validator.resolver.sources)
+        logger.info("iglu schemas from: %s", sources)
         proxies = trusted_networks(self.settings.trusted_proxies)
         self._ingest = Ingest(
             storage,
             self._keys,
-            origins=self._origins,
+            environments=self._environments,
             cookie=NetworkCookie(domain=self.settings.cookie_domain, trusted_proxies=proxies),
             max_body_bytes=self.settings.max_body_bytes,
             trusted_proxies=proxies,
             max_json_depth=self.settings.max_json_depth,
+            schemas=schemas,
         )
 
     def _lookup_key(self, digest: bytes) -> KeyRecord | None:
@@ -150,6 +167,9 @@ class CollectorApp:
 
     def _stop(self) -> None:
         storage, self._storage, self._ingest = self._storage, None, None
+        schemas, self._schemas = self._schemas, None
+        if schemas is not None:
+            schemas.close()
         if storage is not None:
             storage.close()
 
@@ -177,6 +197,9 @@ class CollectorApp:
                 await send_text(send, 200, "ok")
             else:
                 await self._ready(send)
+        except SchemasUnavailable as exc:
+            retry_after = [(b"retry-after", str(exc.retry_after).encode())]
+            await send_rejection(send, exc.status, exc.reason, retry_after)
         except Rejected as exc:
             await send_rejection(send, exc.status, exc.reason)
         except StorageError as exc:

@@ -35,8 +35,8 @@ from collections.abc import Callable
 from datacoral.admin.origins import Origin, parse_origin
 from datacoral.collector.asgi import ASGIApp, Message, Receive, Scope, Send
 from datacoral.collector.auth import KeyResolver
+from datacoral.collector.environments import EnvironmentCache
 from datacoral.collector.errors import MalformedRequest
-from datacoral.collector.origins import OriginCache
 from datacoral.collector.request import Request
 from datacoral.collector.responses import Headers, send_empty, send_rejection
 from datacoral.collector.routes import path_key
@@ -78,7 +78,7 @@ class CORSMiddleware:
         self,
         app: ASGIApp,
         *,
-        origins: OriginCache,
+        origins: EnvironmentCache,
         keys: KeyResolver,
         retry_after_seconds: int,
         on_storage_error: Callable[[StorageError], None],

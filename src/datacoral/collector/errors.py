@@ -3,14 +3,16 @@
 ::
 
     CollectorError                 root of every collector error
-    ├── Rejected                   answered with a 4xx; ``status`` and ``reason`` say how
+    ├── Rejected                   answered with a 4xx or 503; ``status`` and ``reason`` say how
     │   ├── Unauthorized           401: no key, unknown key, revoked key (nothing stored)
     │   ├── Forbidden              403: the request names another environment, or comes from
     │   │                          an origin the key's environment does not allow (nothing stored)
     │   ├── MalformedRequest       400: the request cannot be split into events (one bad row)
     │   ├── PayloadTooLarge        413: the body, as sent or decoded, is over the limit
     │   │                          (one size-violation bad row)
-    │   └── UnsupportedEncoding    415: a Content-Encoding we do not decode (nothing stored)
+    │   ├── UnsupportedEncoding    415: a Content-Encoding we do not decode (nothing stored)
+    │   └── SchemasUnavailable     503 with Retry-After: a strict environment's event needs a
+    │                              schema no registry can give now (nothing stored)
     ├── EventRejected              one event broke a protocol rule: it becomes a bad row and
     │                              the rest of the request goes on
     └── ClientDisconnected         the client left before its body was read: no answer
@@ -86,6 +88,18 @@ class UnsupportedEncoding(Rejected):
     """The body declares a ``Content-Encoding`` other than gzip, deflate or identity."""
 
     status = 415
+
+
+class SchemasUnavailable(Rejected):
+    """A strict environment's event names a schema that cannot be had now (a registry
+    outage, no copy cached): no verdict, so nothing is stored and the tracker is told to
+    resend after ``retry_after`` seconds."""
+
+    status = 503
+
+    def __init__(self, reason: str, *, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
 
 
 class EventRejected(CollectorError):

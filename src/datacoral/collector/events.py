@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -83,39 +83,56 @@ _TYPED_RULES = {
 _SPECIAL = frozenset(name for name, (kind, _) in FIELD_RULES.items() if kind == SPECIAL_FIELD)
 
 
-def _unstruct(event: dict[str, str], max_depth: int) -> tuple[str | None, SchemaParts | None]:
-    """The decoded self-describing event as JSON text, and its schema's parts."""
+class Decoded(NamedTuple):
+    """A good event's raw fields and its decoded self-describing entities, for the schema
+    check (``collector/validation.py``) to reuse rather than parse the stored JSON again."""
+
+    raw: dict[str, Any]
+    unstruct: dict[str, Any] | None  # the inner {"schema": ..., "data": ...}
+    contexts: list[Any] | None
+
+
+def _unstruct(
+    event: dict[str, str], max_depth: int
+) -> tuple[str | None, SchemaParts | None, dict[str, Any] | None]:
+    """The decoded self-describing event as JSON text, its schema's parts, and itself."""
     name = "ue_px" if "ue_px" in event else "ue_pr" if "ue_pr" in event else None
     if name is None:
         if event["e"] == "ue":
             raise EventRejected(
                 "ue_px: missing: a self-describing event (e=ue) needs ue_px or ue_pr"
             )
-        return None, None
+        return None, None, None
     document = protocol.decode_json_field(
         name, event[name], base64=name == "ue_px", max_depth=max_depth
     )
     inner = protocol.unstruct_event(name, document)
-    return json_rules.stored_json(name, inner, max_depth), split_schema_uri(inner["schema"])
+    text = json_rules.stored_json(name, inner, max_depth)
+    return text, split_schema_uri(inner["schema"]), inner
 
 
-def _contexts(event: dict[str, str], max_depth: int) -> str | None:
-    """The decoded list of contexts as JSON text."""
+def _contexts(event: dict[str, str], max_depth: int) -> tuple[str | None, list[Any] | None]:
+    """The decoded list of contexts as JSON text, and the list itself."""
     name = "cx" if "cx" in event else "co" if "co" in event else None
     if name is None:
-        return None
+        return None, None
     document = protocol.decode_json_field(
         name, event[name], base64=name == "cx", max_depth=max_depth
     )
-    return json_rules.stored_json(name, protocol.contexts(name, document), max_depth)
+    contexts = protocol.contexts(name, document)
+    return json_rules.stored_json(name, contexts, max_depth), contexts
 
 
 def build_good_event(
-    event: dict[str, Any], arrival: Arrival, max_json_depth: int = json_rules.MAX_JSON_DEPTH
+    event: dict[str, Any],
+    arrival: Arrival,
+    max_json_depth: int = json_rules.MAX_JSON_DEPTH,
+    decoded: list[Decoded] | None = None,
 ) -> GoodEvent:
     """Validate and enrich one event; raises :class:`EventRejected` on the first broken rule.
 
     ``max_json_depth`` bounds the nesting of the stored self-describing event and contexts.
+    With ``decoded``, the event's :class:`Decoded` entities are appended to it.
     """
     values = _BLANK.copy()
     extra: dict[str, str] = {}
@@ -155,12 +172,13 @@ def build_good_event(
         raise EventRejected(f"p: unknown platform: {protocol.shown(platform)}")
     eid = event.get("eid")
     values[_EVENT_ID] = str(uuid.uuid4()) if eid is None else protocol.parse_uuid("eid", eid)
+    unstruct = contexts = None
     if "ue_px" in event or "ue_pr" in event or event_name == "unstruct":
-        values[_UNSTRUCT_EVENT], schema_parts = _unstruct(event, max_json_depth)
+        values[_UNSTRUCT_EVENT], schema_parts, unstruct = _unstruct(event, max_json_depth)
         if schema_parts is not None:
             values[_SCHEMA_PARTS] = schema_parts
     if "cx" in event or "co" in event:
-        values[_CONTEXTS] = _contexts(event, max_json_depth)
+        values[_CONTEXTS], contexts = _contexts(event, max_json_depth)
     ip = event.get("ip")
     collector = arrival.collector_tstamp
     values[_ENVIRONMENT] = arrival.environment
@@ -184,10 +202,14 @@ def build_good_event(
     values[_USERAGENT] = event.get("ua", arrival.useragent)
     values[_NETWORK_USERID] = event.get("tnuid", event.get("nuid", arrival.network_userid))
     values[_EXTRA] = extra
+    if decoded is not None:
+        decoded.append(Decoded(event, unstruct, contexts))
     return GoodEvent(*values)
 
 
-def bad_row(event: object, reason: str, arrival: Arrival) -> BadRow:
+def bad_row(
+    event: object, reason: str, arrival: Arrival, kind: str = "tracker_protocol_violation"
+) -> BadRow:
     """A bad row keeping the raw event (as JSON) with the reason it was refused."""
     event_id: str | None = None
     if isinstance(event, dict):
@@ -203,6 +225,7 @@ def bad_row(event: object, reason: str, arrival: Arrival) -> BadRow:
         received_tstamp=arrival.collector_tstamp,
         environment=arrival.environment,
         event_id=event_id,
+        kind=kind,
     )
 
 
@@ -212,9 +235,11 @@ def sort_events(
     merged: dict[str, str],
     *,
     max_json_depth: int = json_rules.MAX_JSON_DEPTH,
+    decoded: list[Decoded] | None = None,
 ) -> tuple[list[GoodEvent], list[BadRow]]:
     """Good events and bad rows for a request's events; ``merged`` (the query string's
-    event fields) is added to every event and wins on a clash."""
+    event fields) is added to every event and wins on a clash. With ``decoded``, each
+    good event's :class:`Decoded` entities are appended to it, in the same order."""
     good: list[GoodEvent] = []
     bad: list[BadRow] = []
     failures = 0
@@ -225,7 +250,7 @@ def sort_events(
         if merged:
             event.update(merged)
         try:
-            good.append(build_good_event(event, arrival, max_json_depth))
+            good.append(build_good_event(event, arrival, max_json_depth, decoded))
         except EventRejected as exc:
             bad.append(bad_row(event, exc.reason, arrival))
         except Exception as exc:

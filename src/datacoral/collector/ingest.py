@@ -2,6 +2,7 @@
 
 ``POST tp2`` carries a batch in a ``payload_data`` envelope; ``GET /i`` carries
 one event in its query string. Both authenticate, split, validate and enrich,
+check the events' Iglu schemas as the environment's mode says (validation.py),
 commit good events and bad rows together, and answer only after the commit.
 Refusals are raised as :class:`Rejected` (after storing their bad row, when the
 request is attributable to an environment) and answered by the application. A
@@ -22,10 +23,12 @@ from typing import Any
 
 import orjson
 
+from datacoral.admin.environments import ValidationMode
 from datacoral.collector.asgi import Receive, Send
 from datacoral.collector.auth import MISSING_KEY, KeyResolver, check_claim, one_key
 from datacoral.collector.cookie import Identity, NetworkCookie
 from datacoral.collector.enrich import Arrival, IPNetwork, client_ip
+from datacoral.collector.environments import EnvironmentCache
 from datacoral.collector.errors import (
     ClientDisconnected,
     Forbidden,
@@ -34,15 +37,15 @@ from datacoral.collector.errors import (
     Rejected,
     Unauthorized,
 )
-from datacoral.collector.events import sort_events
+from datacoral.collector.events import Decoded, sort_events
 from datacoral.collector.fields import LEGACY_ENVIRONMENT, LEGACY_KEY, TRANSPORT_PARAMETERS
 from datacoral.collector.json_rules import MAX_JSON_DEPTH
 from datacoral.collector.limits import content_codings, decode_body, read_body
-from datacoral.collector.origins import OriginCache
 from datacoral.collector.protocol import check_content_type, split_body
 from datacoral.collector.request import Request
 from datacoral.collector.responses import send_ok, send_pixel
-from datacoral.storage.base import BadRow, Storage, StorageError
+from datacoral.collector.validation import SchemaValidation
+from datacoral.storage.base import BadRow, GoodEvent, Storage, StorageError
 
 logger = logging.getLogger("datacoral.collector")
 
@@ -114,15 +117,17 @@ class Ingest:
         storage: Storage,
         keys: KeyResolver,
         *,
-        origins: OriginCache,
+        environments: EnvironmentCache,
         cookie: NetworkCookie,
         max_body_bytes: int,
         trusted_proxies: tuple[IPNetwork, ...],
         max_json_depth: int = MAX_JSON_DEPTH,
+        schemas: SchemaValidation | None = None,
     ) -> None:
         self._storage = storage
         self._keys = keys
-        self._origins = origins
+        self._environments = environments
+        self._schemas = schemas
         self._cookie = cookie
         self._max_body_bytes = max_body_bytes
         self._trusted_proxies = trusted_proxies
@@ -219,7 +224,7 @@ class Ingest:
     def _check_origin(self, environment: str, request: Request) -> None:
         """Refuse (403) a browser request from an origin ``environment`` does not allow."""
         source = request.origin
-        if source is not None and not self._origins.allows(environment, source.origin):
+        if source is not None and not self._environments.allows(environment, source.origin):
             raise Forbidden(
                 f"origin not allowed: environment {environment!r} does not allow"
                 f" {source.describe()}"
@@ -238,6 +243,27 @@ class Ingest:
             row = attempt.bad_row(exc.reason, raw)
         await self._storage.commit([], [row])
         attempt.committed = True
+
+    async def _sort(
+        self, raws: list[Any], arrival: Arrival, merged: dict[str, str]
+    ) -> tuple[list[GoodEvent], list[BadRow]]:
+        """Good events and bad rows: the protocol's rules, then the environment's schema
+        validation (which may raise :class:`SchemasUnavailable`: nothing is stored)."""
+        schemas = self._schemas
+        if schemas is None:
+            return sort_events(raws, arrival, merged, max_json_depth=self._max_json_depth)
+        mode = self._environments.validation(arrival.environment)
+        if mode is ValidationMode.OFF:
+            return sort_events(raws, arrival, merged, max_json_depth=self._max_json_depth)
+        decoded: list[Decoded] = []
+        good, bad = sort_events(
+            raws, arrival, merged, max_json_depth=self._max_json_depth, decoded=decoded
+        )
+        if not good:
+            return good, bad
+        good, refused = await schemas.apply(mode, good, decoded, arrival)
+        bad.extend(refused)
+        return good, bad
 
     def _arrival(
         self, environment: str, attempt: _Attempt, request: Request, identity: Identity
@@ -280,7 +306,7 @@ class Ingest:
         environment = self._authenticate_legacy(attempt, request, keys, claims, query)
         identity = self._cookie.identify(request)
         arrival = self._arrival(environment, attempt, request, identity)
-        good, bad = sort_events(raws, arrival, merged, max_json_depth=self._max_json_depth)
+        good, bad = await self._sort(raws, arrival, merged)
         await self._storage.commit(good, bad)
         attempt.committed = True
         await send_ok(send, identity.headers)
@@ -304,7 +330,7 @@ class Ingest:
             raise exc
         identity = self._cookie.identify(request)
         arrival = self._arrival(environment, attempt, request, identity)
-        good, bad = sort_events([event], arrival, {}, max_json_depth=self._max_json_depth)
+        good, bad = await self._sort([event], arrival, {})
         await self._storage.commit(good, bad)
         attempt.committed = True
         await send_pixel(send, identity.headers)

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from datacoral.admin.environments import DEFAULT_VALIDATION, ValidationMode
+
 
 class StorageError(Exception):
     """Root of storage errors."""
@@ -50,10 +52,12 @@ class KeyRecord:
 
 @dataclass(frozen=True, slots=True)
 class EnvironmentRecord:
-    """An environment and the CORS origins it allows (exact or ``*.`` wildcard)."""
+    """An environment, the CORS origins it allows (exact or ``*.`` wildcard), and what it
+    does with the Iglu schemas of its events (``validation``)."""
 
     name: str
     origins: tuple[str, ...] = ()
+    validation: ValidationMode = DEFAULT_VALIDATION
 
 
 @dataclass(slots=True)
@@ -115,7 +119,9 @@ class GoodEvent:
     ti_currency: str | None = None
     unstruct_event: str | None = None  # the decoded inner {"schema":..,"data":..} as JSON text
     contexts: str | None = None  # the decoded list of contexts as JSON text
-    schema_validated: bool = False  # False while Iglu validation is not done (e.g. schema "test")
+    # True when the environment validates and every self-describing entity (if any) passed
+    # its Iglu schema; False with validation off, or lenient and a schema not resolved.
+    schema_validated: bool = False
     extra: dict[str, str] = field(default_factory=dict)  # other tracker fields, kept as sent
 
 
@@ -207,6 +213,7 @@ class EventCounts:
     good: int
     bad: int
     duplicates: int  # resent events recognised and not stored again
+    unvalidated: int = 0  # good events stored with schema_validated false
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,8 +245,17 @@ class AdminStorage(Storage, Protocol):
 
     def get_environment(self, name: str) -> EnvironmentRecord | None: ...
 
-    def create_environment(self, name: str, origins: Sequence[str] = ()) -> EnvironmentRecord:
+    def create_environment(
+        self,
+        name: str,
+        origins: Sequence[str] = (),
+        validation: ValidationMode = DEFAULT_VALIDATION,
+    ) -> EnvironmentRecord:
         """A new environment; ValueError for a bad name or origin, AdminError if it exists."""
+
+    def set_validation(self, name: str, validation: ValidationMode) -> EnvironmentRecord:
+        """Change what environment ``name`` does with schemas; running collectors follow
+        within a second."""
 
     def delete_environment(self, name: str, *, force: bool = False) -> None:
         """Remove an environment; refused while it has keys or events unless ``force``."""
@@ -273,3 +289,8 @@ class AdminStorage(Storage, Protocol):
 
     def find_events(self, event_id: str) -> list[StoredEvent]:
         """Every stored good event with this id (one per environment at most)."""
+
+    def delete_events(self, environment: str) -> None:
+        """Delete the environment's good events, bad rows and duplicate count, keeping
+        the environment, its keys and origins (a test fixture's reset). Positions may
+        then start again lower: a follower starts over."""

@@ -3,7 +3,9 @@
 The version lives in ``PRAGMA user_version``. Each migration runs once, in its
 own write transaction, and is never edited after release: a schema change is a
 new function appended to :data:`MIGRATIONS`. Migration 1 creates everything and
-the default environments.
+the default environments; migration 2 gives each environment its schema validation
+mode (``lenient`` for the environments that exist) and indexes the good events stored
+unvalidated, which ``events count`` counts.
 """
 
 from __future__ import annotations
@@ -130,10 +132,25 @@ def _migration_1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migration_2(conn: sqlite3.Connection) -> None:
+    # What the environment does with Iglu schemas (datacoral.admin.environments).
+    conn.execute(
+        "ALTER TABLE environments ADD COLUMN validation TEXT NOT NULL DEFAULT 'lenient'"
+        " CHECK (validation IN ('strict', 'lenient', 'off'))"
+    )
+    # Counting the unvalidated events by scanning the table would take seconds per
+    # million events; this index holds only them (validated events never touch it), and
+    # its entries are appended in rowid order, so an insert pays little for it.
+    conn.execute(
+        "CREATE INDEX good_events_unvalidated ON good_events (environment)"
+        " WHERE schema_validated = 0"
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 #: Migration ``i`` (0-based) brings the schema from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Migration, ...] = (_migration_1,)
+MIGRATIONS: tuple[Migration, ...] = (_migration_1, _migration_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

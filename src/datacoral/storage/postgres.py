@@ -30,6 +30,7 @@ from typing import TypeVar
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from datacoral.admin.environments import DEFAULT_VALIDATION, ValidationMode
 from datacoral.storage import postgres_admin as admin
 from datacoral.storage import postgres_connections as connections
 from datacoral.storage import postgres_loads as loads
@@ -237,8 +238,16 @@ class PostgresStorage:
     def get_environment(self, name: str) -> EnvironmentRecord | None:
         return self._call(lambda conn: admin.get_environment(conn, name))
 
-    def create_environment(self, name: str, origins: Sequence[str] = ()) -> EnvironmentRecord:
-        return self._change(lambda conn: admin.create_environment(conn, name, origins))
+    def create_environment(
+        self,
+        name: str,
+        origins: Sequence[str] = (),
+        validation: ValidationMode = DEFAULT_VALIDATION,
+    ) -> EnvironmentRecord:
+        return self._change(lambda conn: admin.create_environment(conn, name, origins, validation))
+
+    def set_validation(self, name: str, validation: ValidationMode) -> EnvironmentRecord:
+        return self._change(lambda conn: admin.set_validation(conn, name, validation))
 
     def delete_environment(self, name: str, *, force: bool = False) -> None:
         self._change(lambda conn: admin.delete_environment(conn, name, force=force))
@@ -279,6 +288,9 @@ class PostgresStorage:
 
     def find_events(self, event_id: str) -> list[StoredEvent]:
         return self._call(lambda conn: queries.find_events(conn, event_id))
+
+    def delete_events(self, environment: str) -> None:
+        self._call(lambda conn: queries.delete_events(conn, environment))
 
     # --- connections ---------------------------------------------------------
 
@@ -327,7 +339,7 @@ class PostgresStorage:
                         yield conn
                     except psycopg.Error:
                         if conn.broken or conn.closed:
-                            self._close_side()
+                            self._drop_side()  # the lock is ours: not _close_side()
                         raise
         except psycopg.Error as exc:
             if is_unavailability(exc):
@@ -354,9 +366,14 @@ class PostgresStorage:
 
     def _close_side(self) -> None:
         with self._side_lock:
-            conn, self._side_conn = self._side_conn, None
-            if conn is not None:
-                conn.close()
+            self._drop_side()
+
+    def _drop_side(self) -> None:
+        """Close the side connection; the caller holds ``_side_lock`` (a
+        ``threading.Lock``, which the same thread cannot take twice)."""
+        conn, self._side_conn = self._side_conn, None
+        if conn is not None:
+            conn.close()
 
     def _failure(self, exc: BaseException) -> StorageError:
         return failure(exc, self.url)

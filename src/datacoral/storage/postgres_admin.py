@@ -14,7 +14,12 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from datacoral.admin import keys, origins
-from datacoral.admin.environments import validate_environment_name
+from datacoral.admin.environments import (
+    DEFAULT_VALIDATION,
+    ValidationMode,
+    parse_validation_mode,
+    validate_environment_name,
+)
 from datacoral.storage.base import AdminError, EnvironmentRecord, KeyInfo, KeyRecord
 
 Connection = psycopg.Connection[TupleRow]
@@ -41,30 +46,38 @@ def environments(conn: Connection) -> list[EnvironmentRecord]:
     ):
         allowed.setdefault(environment, []).append(origin)
     return [
-        EnvironmentRecord(name, tuple(allowed.get(name, ())))
-        for (name,) in conn.execute("SELECT name FROM environments ORDER BY created_at, id")
+        EnvironmentRecord(name, tuple(allowed.get(name, ())), ValidationMode(validation))
+        for name, validation in conn.execute(
+            "SELECT name, validation FROM environments ORDER BY created_at, id"
+        )
     ]
 
 
 def get_environment(conn: Connection, name: str) -> EnvironmentRecord | None:
-    if not _environment_exists(conn, name):
+    row = conn.execute("SELECT validation FROM environments WHERE name = %s", (name,)).fetchone()
+    if row is None:
         return None
     found = conn.execute(
         "SELECT origin FROM environment_origins WHERE environment = %s ORDER BY origin", (name,)
     )
-    return EnvironmentRecord(name, tuple(origin for (origin,) in found))
+    return EnvironmentRecord(name, tuple(origin for (origin,) in found), ValidationMode(row[0]))
 
 
 def create_environment(
-    conn: Connection, name: str, origin_entries: Sequence[str] = ()
+    conn: Connection,
+    name: str,
+    origin_entries: Sequence[str] = (),
+    validation: ValidationMode = DEFAULT_VALIDATION,
 ) -> EnvironmentRecord:
     """A new environment allowing ``origin_entries`` (validated and stored normalised)."""
     validate_environment_name(name)
+    mode = parse_validation_mode(validation)
     allowed = sorted({origins.normalise(origin) for origin in origin_entries})
     with conn.transaction():
         created = conn.execute(
-            "INSERT INTO environments (name) VALUES (%s) ON CONFLICT DO NOTHING RETURNING name",
-            (name,),
+            "INSERT INTO environments (name, validation) VALUES (%s, %s)"
+            " ON CONFLICT DO NOTHING RETURNING name",
+            (name, mode.value),
         ).fetchone()
         if created is None:
             raise AdminError(f"environment {name!r} already exists")
@@ -73,7 +86,20 @@ def create_environment(
             " SELECT %s, unnest(%s::text[]) ON CONFLICT DO NOTHING",
             (name, allowed),
         )
-    return EnvironmentRecord(name, tuple(allowed))
+    return EnvironmentRecord(name, tuple(allowed), mode)
+
+
+def set_validation(conn: Connection, name: str, validation: ValidationMode) -> EnvironmentRecord:
+    """Set what environment ``name`` does with schemas (the UPDATE notifies collectors)."""
+    mode = parse_validation_mode(validation)
+    with conn.transaction():
+        updated = conn.execute(
+            "UPDATE environments SET validation = %s WHERE name = %s RETURNING name",
+            (mode.value, name),
+        ).fetchone()
+        if updated is None:
+            raise AdminError(f"no environment {name!r}")
+    return _existing(conn, name)
 
 
 def delete_environment(conn: Connection, name: str, *, force: bool = False) -> None:

@@ -156,8 +156,18 @@ CREATE TABLE stream_loads (
 );
 """
 
+# What each environment does with Iglu schemas (datacoral.admin.environments). A change
+# is an UPDATE of environments: its trigger notifies every collector. The partial index
+# holds only the good events stored unvalidated, so `events count` counts them without
+# reading the table (validated events never touch it).
+_MIGRATION_3 = """
+ALTER TABLE environments ADD COLUMN validation text NOT NULL DEFAULT 'lenient'
+    CHECK (validation IN ('strict', 'lenient', 'off'));
+CREATE INDEX good_events_unvalidated ON good_events (environment) WHERE NOT schema_validated;
+"""
+
 #: Migration ``i`` (0-based) brings the schema from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[str, ...] = (_MIGRATION_1, _MIGRATION_2)
+MIGRATIONS: tuple[str, ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _LEDGER = """

@@ -1,4 +1,5 @@
-"""Read-only views of stored events for the CLI: counts, tails, one event by id.
+"""Views of stored events for the CLI: counts, tails, one event by id; and
+:func:`delete_events`, which empties one environment (test fixtures' reset).
 
 The PostgreSQL twin of :mod:`.sqlite_queries`. Positions are the tables' ``id``
 columns (identity, so they only grow). One caveat SQLite does not have: with
@@ -12,12 +13,12 @@ from __future__ import annotations
 import uuid
 
 from datacoral.storage import postgres_rows as rows
-from datacoral.storage.base import EventCounts, StoredBadRow, StoredEvent
+from datacoral.storage.base import AdminError, EventCounts, StoredBadRow, StoredEvent
 from datacoral.storage.postgres_admin import Connection, require_environment
 
 
 def count_events(conn: Connection, environment: str | None = None) -> list[EventCounts]:
-    """Good, bad and duplicate counts per environment (all, or the one named)."""
+    """Good, bad, duplicate and unvalidated counts per environment (all, or the one named)."""
     if environment is not None:
         require_environment(conn, environment)
         names: list[str | None] = [environment]
@@ -35,10 +36,23 @@ def count_events(conn: Connection, environment: str | None = None) -> list[Event
     duplicates: dict[str | None, int] = dict(
         conn.execute("SELECT environment, duplicates FROM duplicate_counts")
     )
+    # Read from the partial index good_events_unvalidated (postgres_migrations.py).
+    unvalidated: dict[str | None, int] = dict(
+        conn.execute(
+            "SELECT environment, count(*) FROM good_events WHERE NOT schema_validated"
+            " GROUP BY environment"
+        )
+    )
     if environment is None and bad.get(None):
         names.append(None)  # bad rows of requests no environment could be given to
     return [
-        EventCounts(name, good.get(name, 0), bad.get(name, 0), duplicates.get(name, 0))
+        EventCounts(
+            name,
+            good.get(name, 0),
+            bad.get(name, 0),
+            duplicates.get(name, 0),
+            unvalidated.get(name, 0),
+        )
         for name in names
     ]
 
@@ -98,3 +112,17 @@ def find_events(conn: Connection, event_id: str) -> list[StoredEvent]:
         (stored_id,),
     )
     return [StoredEvent(*rows.good_event(row)) for row in found]
+
+
+def delete_events(conn: Connection, environment: str) -> None:
+    """Delete the good events, bad rows and duplicate count of ``environment``; the
+    environment, its keys and origins stay."""
+    with conn.transaction():
+        # Locks the environment's row: it cannot be deleted meanwhile.
+        found = conn.execute(
+            "SELECT 1 FROM environments WHERE name = %s FOR UPDATE", (environment,)
+        ).fetchone()
+        if found is None:
+            raise AdminError(f"no environment {environment!r}")
+        for table in ("good_events", "bad_rows", "duplicate_counts"):
+            conn.execute(f"DELETE FROM {table} WHERE environment = %s", (environment,))

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from datacoral.admin.environments import DEFAULT_VALIDATION, ValidationMode
 from datacoral.storage import migrations, sqlite_admin, sqlite_queries
 from datacoral.storage.base import (
     BadRow,
@@ -187,9 +188,20 @@ class SQLiteStorage:
     def get_environment(self, name: str) -> EnvironmentRecord | None:
         return self._call(lambda conn: sqlite_admin.get_environment(conn, name))
 
-    def create_environment(self, name: str, origins: Sequence[str] = ()) -> EnvironmentRecord:
+    def create_environment(
+        self,
+        name: str,
+        origins: Sequence[str] = (),
+        validation: ValidationMode = DEFAULT_VALIDATION,
+    ) -> EnvironmentRecord:
         """A new environment; ValueError for a bad name or origin, AdminError if it exists."""
-        return self._call(lambda conn: sqlite_admin.create_environment(conn, name, origins))
+        return self._call(
+            lambda conn: sqlite_admin.create_environment(conn, name, origins, validation)
+        )
+
+    def set_validation(self, name: str, validation: ValidationMode) -> EnvironmentRecord:
+        """Set the environment's schema validation mode; running collectors poll for it."""
+        return self._call(lambda conn: sqlite_admin.set_validation(conn, name, validation))
 
     def delete_environment(self, name: str, *, force: bool = False) -> None:
         """Remove an environment; refused while it has keys or events unless ``force``."""
@@ -238,6 +250,11 @@ class SQLiteStorage:
     def find_events(self, event_id: str) -> list[StoredEvent]:
         """Every stored good event with this id (one per environment at most)."""
         return self._call(lambda conn: sqlite_queries.find_events(conn, event_id))
+
+    def delete_events(self, environment: str) -> None:
+        """Delete the environment's good events, bad rows and duplicate count (a test
+        fixture's reset); the environment, its keys and origins stay."""
+        self._call(lambda conn: sqlite_queries.delete_events(conn, environment))
 
     # --- connections ---------------------------------------------------------
 

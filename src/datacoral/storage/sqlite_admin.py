@@ -14,7 +14,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from datacoral.admin import keys, origins
-from datacoral.admin.environments import validate_environment_name
+from datacoral.admin.environments import (
+    DEFAULT_VALIDATION,
+    ValidationMode,
+    parse_validation_mode,
+    validate_environment_name,
+)
 from datacoral.storage.base import AdminError, EnvironmentRecord, KeyInfo, KeyRecord
 
 _KEY_COLUMNS = "key_id, environment, label, prefix, created_at, last_used_at, revoked_at"
@@ -47,35 +52,56 @@ def environments(conn: sqlite3.Connection) -> list[EnvironmentRecord]:
     ):
         origins.setdefault(environment, []).append(origin)
     return [
-        EnvironmentRecord(name, tuple(origins.get(name, ())))
-        for (name,) in conn.execute("SELECT name FROM environments ORDER BY created_at, rowid")
+        EnvironmentRecord(name, tuple(origins.get(name, ())), ValidationMode(validation))
+        for name, validation in conn.execute(
+            "SELECT name, validation FROM environments ORDER BY created_at, rowid"
+        )
     ]
 
 
 def get_environment(conn: sqlite3.Connection, name: str) -> EnvironmentRecord | None:
-    if not _environment_exists(conn, name):
+    row = conn.execute("SELECT validation FROM environments WHERE name = ?", (name,)).fetchone()
+    if row is None:
         return None
     found = conn.execute(
         "SELECT origin FROM environment_origins WHERE environment = ? ORDER BY origin", (name,)
     )
-    return EnvironmentRecord(name, tuple(origin for (origin,) in found))
+    return EnvironmentRecord(name, tuple(origin for (origin,) in found), ValidationMode(row[0]))
 
 
 def create_environment(
-    conn: sqlite3.Connection, name: str, origin_entries: Sequence[str] = ()
+    conn: sqlite3.Connection,
+    name: str,
+    origin_entries: Sequence[str] = (),
+    validation: ValidationMode = DEFAULT_VALIDATION,
 ) -> EnvironmentRecord:
     """A new environment allowing ``origin_entries`` (validated and stored normalised)."""
     validate_environment_name(name)
+    mode = parse_validation_mode(validation)
     allowed = sorted({origins.normalise(origin) for origin in origin_entries})
     with write_transaction(conn):
         if _environment_exists(conn, name):
             raise AdminError(f"environment {name!r} already exists")
-        conn.execute("INSERT INTO environments (name, created_at) VALUES (?, ?)", (name, now_ms()))
+        conn.execute(
+            "INSERT INTO environments (name, created_at, validation) VALUES (?, ?, ?)",
+            (name, now_ms(), mode.value),
+        )
         conn.executemany(
             "INSERT OR IGNORE INTO environment_origins (environment, origin) VALUES (?, ?)",
             [(name, origin) for origin in allowed],
         )
-    return EnvironmentRecord(name, tuple(allowed))
+    return EnvironmentRecord(name, tuple(allowed), mode)
+
+
+def set_validation(
+    conn: sqlite3.Connection, name: str, validation: ValidationMode
+) -> EnvironmentRecord:
+    """Set what environment ``name`` does with schemas (collectors poll for it)."""
+    mode = parse_validation_mode(validation)
+    with write_transaction(conn):
+        require_environment(conn, name)
+        conn.execute("UPDATE environments SET validation = ? WHERE name = ?", (mode.value, name))
+    return _existing(conn, name)
 
 
 def delete_environment(conn: sqlite3.Connection, name: str, *, force: bool = False) -> None:

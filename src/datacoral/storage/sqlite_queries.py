@@ -1,7 +1,9 @@
-"""Read-only views of stored events for the CLI: counts, tails, one event by id.
+"""Views of stored events for the CLI: counts, tails, one event by id; and
+:func:`delete_events`, which empties one environment (test fixtures' reset).
 
 Nothing here is on the endpoint's path; the queries use the indexes the writer
-needs anyway (rowid order, the (environment, event id) identity) and add none.
+needs anyway (rowid order, the (environment, event id) identity) and the small
+partial index of unvalidated events (migration 2).
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ import sqlite3
 
 from datacoral.storage import sqlite_rows as rows
 from datacoral.storage.base import EventCounts, StoredBadRow, StoredEvent
-from datacoral.storage.sqlite_admin import require_environment
+from datacoral.storage.sqlite_admin import require_environment, write_transaction
 
 
 def count_events(conn: sqlite3.Connection, environment: str | None = None) -> list[EventCounts]:
-    """Good, bad and duplicate counts per environment (all, or the one named)."""
+    """Good, bad, duplicate and unvalidated counts per environment (all, or the one named)."""
     if environment is not None:
         require_environment(conn, environment)
         names: list[str | None] = [environment]
@@ -26,10 +28,23 @@ def count_events(conn: sqlite3.Connection, environment: str | None = None) -> li
     good = dict(conn.execute("SELECT environment, count(*) FROM good_events GROUP BY environment"))
     bad = dict(conn.execute("SELECT environment, count(*) FROM bad_rows GROUP BY environment"))
     duplicates = dict(conn.execute("SELECT environment, duplicates FROM duplicate_counts"))
+    # Read from the partial index good_events_unvalidated (migrations.py), not the table.
+    unvalidated = dict(
+        conn.execute(
+            "SELECT environment, count(*) FROM good_events WHERE schema_validated = 0"
+            " GROUP BY environment"
+        )
+    )
     if environment is None and bad.get(None):
         names.append(None)  # bad rows of requests no environment could be given to
     return [
-        EventCounts(name, good.get(name, 0), bad.get(name, 0), duplicates.get(name, 0))
+        EventCounts(
+            name,
+            good.get(name, 0),
+            bad.get(name, 0),
+            duplicates.get(name, 0),
+            unvalidated.get(name, 0),
+        )
         for name in names
     ]
 
@@ -89,3 +104,12 @@ def find_events(conn: sqlite3.Connection, event_id: str) -> list[StoredEvent]:
         (stored_id,),
     )
     return [StoredEvent(*rows.good_event(row)) for row in found]
+
+
+def delete_events(conn: sqlite3.Connection, environment: str) -> None:
+    """Delete the good events, bad rows and duplicate count of ``environment``; the
+    environment, its keys and origins stay. Positions may then start again lower."""
+    with write_transaction(conn):
+        require_environment(conn, environment)
+        for table in ("good_events", "bad_rows", "duplicate_counts"):
+            conn.execute(f"DELETE FROM {table} WHERE environment = ?", (environment,))
