@@ -11,7 +11,11 @@ While PostgreSQL is unavailable the batch in hand is retried with backoff, and t
 stream is told the loader is still working on it. SIGTERM or SIGINT lets the
 batch in hand finish (written and acknowledged), hands back what arrived
 after it, and returns 0; if PostgreSQL does not answer by then, the batch goes
-back to the stream for another loader.
+back to the stream for another loader (:mod:`.signals`).
+
+PostgreSQL is only ever called from :class:`~datacoral.loader.blocking.BlockingThread`,
+never on the event loop: a database that does not answer delays the batch in hand,
+but the loop still pulls, hears SIGTERM and exits.
 """
 
 from __future__ import annotations
@@ -22,14 +26,17 @@ import faulthandler
 import logging
 import signal
 import time
+from functools import partial
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from datacoral.loader.blocking import BlockingThread
 from datacoral.loader.progress import Lag, Progress
 from datacoral.loader.pull import BatchPuller
 from datacoral.loader.settings import LoaderSettings
+from datacoral.loader.signals import StopOnSignal
 from datacoral.storage.base import StorageError, StorageUnavailable
 from datacoral.storage.jetstream_messages import MessageFormatError, decode
 from datacoral.storage.jetstream_setup import (
@@ -49,6 +56,11 @@ _UNDECODABLE_DELAY = 60.0
 _MAX_BACKOFF = 5.0
 #: Seconds the batch in hand gets to finish after SIGTERM.
 STOP_TIMEOUT = 15.0
+#: Seconds after SIGTERM at which a loader still running (its event loop blocked)
+#: prints its threads' stacks and exits with status 1.
+EXIT_TIMEOUT = 25.0
+#: Seconds closing the stream's connection, and PostgreSQL's, may take when stopping.
+_CLOSE_TIMEOUT = 4.0
 #: Seconds the acknowledgements of a batch may take to be sent.
 _ACK_TIMEOUT = 10.0
 #: Failures are logged at most this often.
@@ -65,6 +77,8 @@ class Loader:
             settings.database, busy_timeout=settings.storage_busy_timeout_seconds
         )
         self.progress = Progress()
+        #: Where every PostgreSQL call runs (never on the event loop).
+        self._database = BlockingThread("datacoral-loader-db")
         self._stopping = asyncio.Event()
         self._puller: BatchPuller | None = None
         self._logged_at = 0.0
@@ -105,12 +119,25 @@ class Loader:
             with contextlib.suppress(*NATS_ERRORS):
                 await client.flush(timeout=5)
                 lag = await self.lag(js)
-            self._forget_acknowledged(lag)
+            await self._forget_acknowledged(lag)
             return lag
         finally:
             with contextlib.suppress(*NATS_ERRORS):
-                await client.close()
-            self.storage.close()
+                await asyncio.wait_for(client.close(), _CLOSE_TIMEOUT)
+            await self._close_storage()
+
+    async def _close_storage(self) -> None:
+        """Close PostgreSQL's connection, giving up after a while (the call behind it
+        may never return: the process exits all the same, its thread is a daemon)."""
+        try:
+            await self._database.call(self.storage.close, timeout=_CLOSE_TIMEOUT)
+        except asyncio.TimeoutError:
+            log.warning(
+                "PostgreSQL's connection did not close within %g s; stopping without it",
+                _CLOSE_TIMEOUT,
+            )
+        finally:
+            self._database.stop()
 
     async def set_up(self, js: JetStreamContext) -> None:
         """Create the stream if missing, and the consumer (or bring it to the settings)."""
@@ -161,7 +188,7 @@ class Loader:
                 reported = time.monotonic()
                 lag = await self.lag(js)
                 log.info("%s", self.progress.line(lag))
-                self._forget_acknowledged(lag)
+                await self._forget_acknowledged(lag)
         return lag
 
     async def _recover(self, js: JetStreamContext) -> None:
@@ -237,8 +264,8 @@ class Loader:
         while True:
             records = await self._not_acknowledged(records)
             try:
-                result = await asyncio.to_thread(
-                    self.storage.load_stream, self.stream.name, records
+                result = await self._database.call(
+                    partial(self.storage.load_stream, self.stream.name, records)
                 )
             except StorageUnavailable as exc:
                 self.progress.failed_commits += 1
@@ -283,11 +310,15 @@ class Loader:
             waiting=info.num_pending or 0, in_flight=info.num_ack_pending or 0, ack_floor=floor
         )
 
-    def _forget_acknowledged(self, lag: Lag | None) -> None:
+    async def _forget_acknowledged(self, lag: Lag | None) -> None:
         if lag is None or lag.ack_floor <= 0:
             return
         try:
-            self.storage.forget_loaded(self.stream.name, lag.ack_floor, self._retention)
+            await self._database.call(
+                partial(
+                    self.storage.forget_loaded, self.stream.name, lag.ack_floor, self._retention
+                )
+            )
         except StorageError as exc:
             self._log_failure("cannot prune stream_loads: %s", exc)
 
@@ -318,18 +349,9 @@ def run(settings: LoaderSettings, *, once: bool = False) -> tuple[Progress, Lag 
 
     async def main() -> tuple[Progress, Lag | None]:
         loader = Loader(settings)
-        loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
-
-        def stop() -> None:
-            loader.stop()
-            # Should the batch in hand not finish (a client stuck on a dead connection),
-            # stop anyway: its messages return to the stream after the ack wait.
-            loop.call_later(STOP_TIMEOUT, task.cancel)
-
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop)
+        on_signal.install(loader.stop, task)
         # `kill -USR1` prints every thread's stack to stderr: for a loader that seems stuck.
         faulthandler.register(signal.SIGUSR1, all_threads=True)
         try:
@@ -338,16 +360,18 @@ def run(settings: LoaderSettings, *, once: bool = False) -> tuple[Progress, Lag 
             log.warning(
                 "stopped after %g s without finishing the batch in hand; the stream delivers"
                 " it again after the ack wait",
-                STOP_TIMEOUT,
+                on_signal.stop_timeout,
             )
             return loader.progress, None
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
+            on_signal.uninstall()
         log.info("stopped: %s", loader.progress.line(lag))
         return loader.progress, lag
 
+    on_signal = StopOnSignal(stop_timeout=STOP_TIMEOUT, exit_timeout=EXIT_TIMEOUT)
     try:
         return asyncio.run(main())
     except NATS_ERRORS as exc:
         raise StorageUnavailable(f"the stream does not answer: {describe_error(exc)}") from exc
+    finally:
+        on_signal.disarm()  # asyncio.run has returned: nothing left to hang on
