@@ -8,7 +8,10 @@ event received exactly once (tracker overhead), the queue bounded by
 ran and the database was counted (endpoint throughput and growth), every
 benchmark event validated against its real Iglu Central schema (schema validation),
 and every reliability check passed (answers, 5xx, slow clients, RSS, the store's counts
-against the answers, a clean exit). Upstream's venv is used when it is cached
+against the answers, a clean exit); for scale-out, every accepted event stored in each
+configuration (SQLite, PostgreSQL with 1 and 2 workers, JetStream with loaders), which
+needs PostgreSQL and nats-server (skipped without them, failed under
+``DATACORAL_REQUIRE_SERVICES=1``). Upstream's venv is used when it is cached
 or can be made within a few seconds; otherwise only our side runs.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.services import services_required
 from tests.support.subprocesses import ROOT, run_script
 
 #: Each benchmark with lines its report must contain.
@@ -74,3 +78,45 @@ def test_benchmark_smoke(script: str, expected: list[str]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     for line in expected:
         assert line in done.stdout, f"{script}: {line!r} missing from\n{done.stdout}"
+
+
+#: scaleout.py: lines every run prints (configuration a needs no service) ...
+SCALEOUT_ALWAYS = [
+    "## a: SQLite, 1 process",
+    "| fixed 20 req/s",
+    "| saturation, 4 connections",
+    "| collector (1 process)",
+    "| load generator (client)",
+    "## Checks",
+    "## Sizing for 100k and 1M events/s (an estimate from a 2-core box)",
+    "cores = events/s x CPU seconds per event",
+]
+#: ... and those of the configurations that need PostgreSQL and nats-server.
+SCALEOUT_SERVICES = [
+    "## b1: PostgreSQL direct, 1 worker",
+    "## b2: PostgreSQL direct, 2 workers",
+    "| collector (supervisor + 2 workers)",
+    "## c: JetStream + loaders",
+    "| postgres: this database's backends",
+    "| nats-server ",
+    "| loader 1 ",
+    "| loaders, 2 together",
+    "stream empty after the drain",
+    "nats-server, R3 (x3, assumed)",
+]
+
+
+@pytest.mark.timeout(150)
+def test_scaleout_smoke() -> None:
+    """Every configuration at smoke size; those whose service is missing are skipped by
+    the script (it exits 1 for them under DATACORAL_REQUIRE_SERVICES=1)."""
+    done = run_script(ROOT / "benchmarks" / "scaleout.py", "--smoke", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in SCALEOUT_ALWAYS:
+        assert line in done.stdout, f"scaleout.py: {line!r} missing from\n{done.stdout}"
+    skipped = [line for line in done.stdout.splitlines() if line.startswith("skipped: ")]
+    if skipped:
+        assert not services_required(), done.stdout
+        pytest.skip("; ".join(sorted(set(skipped))))
+    for line in SCALEOUT_SERVICES:
+        assert line in done.stdout, f"scaleout.py: {line!r} missing from\n{done.stdout}"
