@@ -198,12 +198,17 @@ def test_a_frozen_clock_stops_neither_the_endpoint_nor_a_deadline(
     assert event["dvce_created_tstamp"] == 1_893_456_000_000
 
 
-def test_schema_failures_name_the_json_pointer(tmp_path: Path) -> None:
-    schema = tmp_path / "iglu/schemas/com.acme/checkout/jsonschema/1-0-0"
+def schema_folder(directory: Path) -> Path:
+    """A user's folder in the static Iglu layout holding the checkout schema."""
+    schema = directory / "iglu/schemas/com.acme/checkout/jsonschema/1-0-0"
     schema.parent.mkdir(parents=True)
     schema.write_text(json.dumps(SCHEMA))
-    with start_endpoint(tmp_path, iglu=[str(tmp_path / "iglu")]) as endpoint:
-        endpoint.require_validation()
+    return directory / "iglu"
+
+
+def test_schema_failures_name_the_json_pointer(tmp_path: Path) -> None:
+    with start_endpoint(tmp_path, iglu=[str(schema_folder(tmp_path))]) as endpoint:
+        assert endpoint.validation() == "lenient"
         tracker = endpoint.tracker()
         tracker.track_self_describing_event(SelfDescribingJson(CHECKOUT_SCHEMA, {"total": 1}))
         [row] = endpoint.bad_rows()
@@ -215,6 +220,7 @@ def test_schema_failures_name_the_json_pointer(tmp_path: Path) -> None:
         assert event["schema_validated"] is False
 
         endpoint.set_validation("strict")  # returns once the running endpoint applies it
+        assert endpoint.validation() == "strict" and endpoint.validation("prod") == "lenient"
         tracker.track_self_describing_event(unknown)
         assert len(endpoint.bad_rows()) == 2
 
@@ -226,6 +232,38 @@ def test_schema_failures_name_the_json_pointer(tmp_path: Path) -> None:
         tracker = endpoint.tracker()  # (and with new emitters: the test's were closed)
         tracker.track_self_describing_event(SelfDescribingJson(CHECKOUT_SCHEMA, {"total": 1}))
         assert len(endpoint.bad_rows()) == 1
+        assert endpoint.validation() == "lenient"
+
+
+def test_every_environment_starts_in_the_mode_given(tmp_path: Path) -> None:
+    with start_endpoint(
+        tmp_path, iglu=[str(schema_folder(tmp_path))], validation="strict"
+    ) as endpoint:
+        assert {env: endpoint.validation(env) for env in endpoint.environments} == {
+            "dev": "strict",
+            "stage": "strict",
+            "prod": "strict",
+        }
+        unknown = SelfDescribingJson("iglu:com.acme/unknown/jsonschema/1-0-0", {})
+        endpoint.tracker("prod").track_self_describing_event(unknown)
+        [row] = endpoint.bad_rows("prod")
+        assert "iglu:com.acme/unknown/jsonschema/1-0-0: not found" in row["reason"]
+        endpoint.tracker("prod").track_self_describing_event(
+            SelfDescribingJson(CHECKOUT_SCHEMA, {"orderId": "o-1", "total": 3})
+        )
+        [event] = endpoint.good_events("prod")
+        assert event["schema_validated"] is True
+
+        with pytest.raises(ValueError, match="invalid validation mode 'loose'"):
+            endpoint.set_validation("loose")
+        assert endpoint.validation() == "strict"
+
+
+def test_a_wrong_mode_or_folder_is_refused_before_serving(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="invalid validation mode 'loose'"):
+        start_endpoint(tmp_path / "a", validation="loose")
+    with pytest.raises(ValueError, match="no such folder"):
+        start_endpoint(tmp_path / "b", iglu=[str(tmp_path / "missing")])
 
 
 def test_an_unknown_environment_is_refused(datacoral_endpoint: Endpoint) -> None:

@@ -10,13 +10,19 @@ import threading
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from datacoral.config import Settings
-from datacoral.testing import Endpoint, EndpointNotStarted, start_endpoint
+from datacoral.testing import EndpointNotStarted, start_endpoint
 from datacoral.testing.server import Activity, ServerThread
 from tests.support.subprocesses import ROOT, run_python
-from tests.testing.user_project import outcome, plugin_installed, run_pytest, write_user_project
+from tests.testing.user_project import (
+    OUTCOME,
+    PYTHON_FILES,
+    outcome,
+    plugin_installed,
+    run_pytest,
+    write_user_project,
+)
 
 #: The loose bound CI asserts; measured on a 2-core machine: ~0.05 s in a process that has
 #: imported the endpoint, ~0.25 s from a fresh interpreter (imports included).
@@ -28,14 +34,18 @@ def plugin_arguments() -> list[str]:
     return [] if plugin_installed() else ["-p", "datacoral.testing.plugin"]
 
 
-def expected_outcome() -> dict[str, int]:
-    """The user project's 5 tests; the schema one skips where validation is missing."""
-    if Endpoint(Path("unused.sqlite")).supports_validation:
-        return {"passed": 5}
-    return {"passed": 4, "skipped": 1}
+def imports_of_datacoral(project: Path) -> list[str]:
+    """The lines of the user's Python files that import ``datacoral`` (there must be none)."""
+    return [
+        line
+        for name in PYTHON_FILES
+        for line in (project / name).read_text().splitlines()
+        if re.match(r"\s*(import|from)\s+datacoral\b", line)
+    ]
 
 
 def test_pyproject_registers_the_plugin_and_the_extra() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["entry-points"]["pytest11"] == {"datacoral": "datacoral.testing.plugin"}
     testing = project["optional-dependencies"]["testing"]
@@ -99,8 +109,28 @@ def test_start_up_from_a_fresh_interpreter(tmp_path: Path) -> None:
 
 def test_a_users_project_passes_with_the_plugin(tmp_path: Path) -> None:
     project = write_user_project(tmp_path / "project")
+    assert imports_of_datacoral(project) == []
     done = run_pytest(sys.executable, project, *plugin_arguments())
-    assert outcome(done) == expected_outcome(), done.stdout + done.stderr
+    assert outcome(done) == OUTCOME, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("ini", "said"),
+    [
+        (
+            "datacoral_validation = strictest",
+            "datacoral_validation: invalid validation mode 'strictest': use strict, lenient, off",
+        ),
+        ("datacoral_iglu = no-such-folder", "datacoral_iglu: no such folder: "),
+    ],
+)
+def test_a_wrong_setting_stops_the_run_at_once(tmp_path: Path, ini: str, said: str) -> None:
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\n{ini}\n")
+    (tmp_path / "test_any.py").write_text("def test_any(datacoral_endpoint):\n    pass\n")
+    done = run_pytest(sys.executable, tmp_path, *plugin_arguments())
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
+    assert said in done.stderr
+    assert "test_any" not in done.stdout  # nothing ran
 
 
 def test_the_endpoint_leaves_logging_as_it_was() -> None:

@@ -1,20 +1,20 @@
-"""A user's view: a fresh virtual environment, ``pip install '.[testing]'`` from a copy of
-this project (dependencies from PyPI), and a user's project that uses only the fixtures
-and the public tracker API. pytest finds the plugin through its entry point alone."""
+"""A user's view: a virtual environment of its own with ``pip install '.[testing]'`` from
+this checkout (dependencies from the index pip is configured with), and a user's project
+that uses only the fixtures and the public tracker API. pytest finds the plugin through
+its entry point alone. The venv's dependencies are cached between runs (venv_cache.py);
+the package is built from the checkout every run.
+"""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.services import require
-from tests.support.subprocesses import ROOT
-from tests.testing.test_plugin import expected_outcome
-from tests.testing.user_project import outcome, run_pytest, write_user_project
+from tests.testing.test_plugin import imports_of_datacoral
+from tests.testing.user_project import OUTCOME, outcome, run_pytest, write_user_project
+from tests.testing.venv_cache import InstallFailed, copy_distribution, user_venv, venv_python
 
 #: What pip prints when it cannot reach an index: then the test skips (CI: fails).
 NETWORK_TROUBLE = (
@@ -26,41 +26,24 @@ NETWORK_TROUBLE = (
 )
 
 
-def venv_python(venv: Path) -> Path:
-    return venv / "bin" / "python"
-
-
 @pytest.mark.slow
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(600)
 def test_a_users_project_passes_in_a_fresh_virtual_environment(tmp_path: Path) -> None:
-    source = tmp_path / "datacoral-tracker-py"
-    shutil.copytree(
-        ROOT,
-        source,
-        ignore=shutil.ignore_patterns(
-            ".venv", ".git", "node_modules", "*.sqlite*", ".*_cache", "__pycache__",
-            "tests", "benchmarks", "wheels",
-        ),
-    )  # fmt: skip
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    installed = subprocess.run(
-        [str(venv_python(venv)), "-m", "pip", "install", "--disable-pip-version-check",
-         "--quiet", f"{source}[testing]"],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
-    )  # fmt: skip
-    said = installed.stdout + installed.stderr
-    if installed.returncode != 0 and any(marker in said for marker in NETWORK_TROUBLE):
-        require(False, f"PyPI cannot be reached from here: {said[-500:]}")
-    assert installed.returncode == 0, said
-
-    where = subprocess.run(
-        [str(venv_python(venv)), "-c", "import datacoral.testing.plugin as p; print(p.__file__)"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
-    )  # fmt: skip
-    assert Path(where.stdout.strip()).is_relative_to(venv), where.stdout + where.stderr
-
+    source = copy_distribution(tmp_path / "datacoral-tracker-py")
     project = write_user_project(tmp_path / "project")
-    done = run_pytest(venv_python(venv), project, "-v")
-    assert outcome(done) == expected_outcome(), done.stdout + done.stderr
+    assert imports_of_datacoral(project) == []
+    try:
+        with user_venv(source, timeout=300) as venv:
+            plugin = run_pytest(
+                venv_python(venv), project, "--version", "--version"
+            )  # lists the plugins pytest loaded, and where from
+            done = run_pytest(venv_python(venv), project, "-v")
+    except InstallFailed as failure:
+        trouble = any(marker in failure.output for marker in NETWORK_TROUBLE)
+        require(not trouble, f"the package index cannot be reached from here: {failure}")
+        raise
+
+    said = plugin.stdout + plugin.stderr
+    assert "datacoral" in said and str(venv) in said, said
+    assert outcome(done) == OUTCOME, done.stdout + done.stderr
     assert "datacoral" in done.stdout.split("plugins:", 1)[1].splitlines()[0], done.stdout

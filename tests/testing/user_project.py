@@ -2,10 +2,10 @@
 
 The files use only the fixtures and the public tracker API (``snowplow_tracker``), as a
 user's would: ``shop.py`` is application code that builds its own tracker from its
-configuration; the tests check what reached the endpoint, including an event the
-endpoint refuses by a protocol rule (a bad ``eid``) and one its Iglu schema refuses
-(a missing field, named by its JSON pointer; skipped, with the reason, where the
-installed datacoral cannot validate yet).
+configuration; ``pytest.ini`` points the endpoint at the project's schema folder and
+makes it strict; the tests check what reached the endpoint, including an event the
+endpoint refuses by a protocol rule (a bad ``eid``), one its Iglu schema refuses (a
+missing field, named by its JSON pointer) and one whose schema is in no folder.
 """
 
 from __future__ import annotations
@@ -32,7 +32,11 @@ PYTEST_INI = """\
 [pytest]
 filterwarnings = error
 datacoral_iglu = schemas
+datacoral_validation = strict
 """
+
+#: The user's files that are Python; none may import ``datacoral``.
+PYTHON_FILES = ("shop.py", "test_instrumentation.py", "test_invalid_events.py")
 
 SHOP = '''\
 """The application: it builds its tracker from its own settings."""
@@ -89,7 +93,7 @@ def test_the_shop_sends_its_checkout_to_stage(shop, datacoral_endpoint):
     assert event["unstruct_event"]["schema"] == CHECKOUT
     assert event["unstruct_event"]["data"] == {"orderId": "o-1", "total": 42.5}
     assert event["app_id"] == "shop"
-    assert event["schema_validated"] is datacoral_endpoint.supports_validation
+    assert event["schema_validated"] is True
     assert datacoral_endpoint.good_events() == []  # nothing in dev
 
 
@@ -100,9 +104,18 @@ def test_every_test_starts_empty(datacoral_endpoint):
 """
 
 TEST_INVALID = """\
-from snowplow_tracker import Tracker
+import pytest
+from snowplow_tracker import SelfDescribingJson, Tracker
 
 from shop import CHECKOUT, Shop
+
+
+@pytest.fixture
+def shop(datacoral_endpoint):
+    endpoint = datacoral_endpoint
+    shop = Shop(endpoint.host, endpoint.port, endpoint.key, endpoint.env)
+    yield shop
+    shop.close()
 
 
 def test_an_event_id_that_is_not_a_uuid_is_a_bad_row(
@@ -117,20 +130,38 @@ def test_an_event_id_that_is_not_a_uuid_is_a_bad_row(
     assert datacoral_endpoint.good_events() == []
 
 
-def test_a_checkout_without_its_order_id_is_a_bad_row_naming_the_field(datacoral_endpoint):
-    datacoral_endpoint.require_validation()
-    endpoint = datacoral_endpoint
-    shop = Shop(endpoint.host, endpoint.port, endpoint.key, endpoint.env)
-    try:
-        shop.checkout({"total": 42.5})
-    finally:
-        shop.close()
+def test_a_checkout_without_its_order_id_is_a_bad_row_naming_the_field(
+    shop, datacoral_endpoint
+):
+    shop.checkout({"total": 42.5})
 
-    [row] = datacoral_endpoint.wait_for_bad_rows(1)
-    assert "/data/orderId: required" in row["reason"]
-    assert CHECKOUT in row["reason"]
+    # The emitter sends one event per request and the endpoint answers after storing it.
+    [row] = datacoral_endpoint.bad_rows()
+    assert row["kind"] == "schema_violation"
+    assert f"{CHECKOUT}: /data/orderId: required" in row["reason"]
     assert datacoral_endpoint.good_events() == []
+
+
+def test_a_schema_in_no_folder_is_a_bad_row_when_strict(datacoral_tracker, datacoral_endpoint):
+    typo = "iglu:com.acme/chekout/jsonschema/1-0-0"
+    datacoral_tracker.track_self_describing_event(SelfDescribingJson(typo, {"orderId": "o-2"}))
+
+    [row] = datacoral_endpoint.bad_rows()
+    assert typo in row["reason"]
+    assert "not found" in row["reason"]
+
+    datacoral_endpoint.set_validation("lenient")  # for this test only
+    datacoral_tracker.track_self_describing_event(SelfDescribingJson(typo, {"orderId": "o-3"}))
+    [event] = datacoral_endpoint.good_events(schema=typo)
+    assert event["schema_validated"] is False
+
+
+def test_the_next_test_is_strict_again(datacoral_endpoint):
+    assert datacoral_endpoint.validation() == "strict"
 """
+
+#: What pytest reports for the project.
+OUTCOME = {"passed": 7}
 
 
 def write_user_project(directory: Path) -> Path:

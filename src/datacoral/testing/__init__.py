@@ -6,11 +6,16 @@ which offers these fixtures:
 
 - ``datacoral_endpoint``: an :class:`Endpoint` whose environments are emptied before the
   test: ``url``, ``host``, ``port``, ``env``, ``keys``, ``key``; ``good_events()``,
-  ``bad_rows()``, ``wait_for_events()``, ``reset()``, ``allow_origin()``, ...
+  ``bad_rows()``, ``wait_for_events()``, ``reset()``, ``allow_origin()``,
+  ``set_validation()``, ...
 - ``datacoral_tracker`` and ``datacoral_emitter``: a tracker and its emitter sending to
   the ``dev`` environment of that endpoint, one event per request;
 - ``datacoral_server``: the same endpoint, session-scoped and never emptied by the
   plugin, for session-scoped fixtures of your own.
+
+The ini settings ``datacoral_iglu`` (your schema folders or registries) and
+``datacoral_validation`` (``strict``, ``lenient``, ``off``) configure its schema
+validation; :mod:`datacoral.testing.plugin` describes them.
 
 Without pytest, :func:`start_endpoint` starts one. Errors::
 

@@ -5,14 +5,15 @@ stored (:mod:`.inspection`), senders pointed at it, and the changes a test may m
 
 from __future__ import annotations
 
-import dataclasses
 import http.client
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any
 
+from datacoral.admin.environments import ValidationMode, parse_validation_mode
 from datacoral.config import Settings
 from datacoral.storage.sqlite import SQLiteStorage
 from datacoral.testing.inspection import Clock, StoredEvents
@@ -32,19 +33,28 @@ class Endpoint(StoredEvents):
     ``url``, ``host``, ``port``: where it listens (127.0.0.1, a free port). ``keys``: one
     API key per environment (``dev``, ``stage``, ``prod``); ``env`` (``dev``) is the
     environment the helpers use when not told; ``key`` is its key. ``db``: the file, for
-    ``datacoral events tail --db``. Start it with :func:`start_endpoint`.
+    ``datacoral events tail --db``. ``iglu`` and ``validation``: as for
+    :func:`start_endpoint`. Start it with :func:`start_endpoint`.
     """
 
-    def __init__(self, db: Path, *, env: str = "dev", iglu: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        db: Path,
+        *,
+        env: str = "dev",
+        iglu: Sequence[str] = (),
+        validation: str | None = None,
+    ) -> None:
         self.db = db
         self.env = env
         self._iglu = tuple(iglu)
+        self._validation = None if validation is None else parse_validation_mode(validation)
         self._activity = Activity()
         self._admin = SQLiteStorage(db)
         self._server: ServerThread | None = None
         self._keys: dict[str, str] = {}
         self._added_origins: set[tuple[str, str]] = set()
-        self._first_validation: dict[str, Any] = {}
+        self._first_validation: dict[str, ValidationMode] = {}
         self._clients: list[Emitter] = []
         self.keys: Mapping[str, str] = MappingProxyType(self._keys)
         #: Seconds :meth:`start` took, from nothing to serving.
@@ -61,6 +71,9 @@ class Endpoint(StoredEvents):
             )[1]
         if self.env not in self._keys:
             raise ValueError(f"no environment {self.env!r}: there are {sorted(self._keys)}")
+        if self._validation is not None:
+            for name in self._keys:
+                self._admin.set_validation(name, self._validation)
         server = ServerThread(self._settings(), self._activity)
         server.start()
         self._server = server
@@ -68,21 +81,14 @@ class Endpoint(StoredEvents):
         return self
 
     def _settings(self) -> Settings:
-        names = {f.name for f in dataclasses.fields(Settings)}
-        extra: dict[str, Any] = {}
-        if self._iglu:
-            if "iglu" not in names:
-                raise ValueError(
-                    "Iglu sources were given, but this datacoral cannot validate events yet"
-                )
-            extra["iglu"] = self._iglu
+        # Settings checks the Iglu sources: a missing folder is a ValueError naming it.
         return Settings(
             host="127.0.0.1",
             port=0,
             db=self.db,
             max_connections=100,  # fits a low open-file limit (ulimit -n 256)
             shutdown_timeout_seconds=5,
-            **extra,
+            iglu=self._iglu,
         )
 
     def stop(self) -> None:
@@ -151,45 +157,20 @@ class Endpoint(StoredEvents):
         self._added_origins.update((environment, o) for o in after.origins if o not in known)
         self._await_reload()
 
-    @property
-    def validation_unsupported(self) -> str | None:
-        """Why this endpoint cannot validate events against Iglu schemas, or None."""
-        missing = []
-        if not callable(getattr(self._admin, "set_validation", None)):
-            missing.append("AdminStorage.set_validation")
-        if "iglu" not in {f.name for f in dataclasses.fields(Settings)}:
-            missing.append("the iglu setting")
-        if not missing:
-            return None
-        return (
-            "this datacoral does not validate events against Iglu schemas yet"
-            f" (missing: {', '.join(missing)})"
-        )
-
-    @property
-    def supports_validation(self) -> bool:
-        return self.validation_unsupported is None
-
-    def require_validation(self) -> None:
-        """Skip the calling test (pytest) when this endpoint cannot validate events."""
-        reason = self.validation_unsupported
-        if reason is not None:
-            import pytest
-
-            pytest.skip(reason)
+    def validation(self, env: str | None = None) -> ValidationMode:
+        """What ``env`` does with Iglu schemas now (``strict``, ``lenient`` or ``off``)."""
+        record = self._admin.get_environment(self._environment(env))
+        if record is None:  # pragma: no cover - the fixture's environments are never deleted
+            raise ValueError(f"environment {env!r} is gone")
+        return record.validation
 
     def set_validation(self, mode: str, env: str | None = None) -> None:
-        """Set what ``env`` does with Iglu schemas (``strict``, ``lenient``, ``off``);
-        returns once the running endpoint has reloaded its environments."""
-        reason = self.validation_unsupported
-        if reason is not None:
-            raise NotImplementedError(reason)
-        from datacoral.admin.environments import ValidationMode
-
+        """Set what ``env`` does with Iglu schemas (``strict``, ``lenient``, ``off``) for
+        this test; returns once the running endpoint applies it."""
+        chosen = parse_validation_mode(mode)
         environment = self._environment(env)
-        record = self._admin.get_environment(environment)
-        self._first_validation.setdefault(environment, getattr(record, "validation", None))
-        self._admin.set_validation(environment, ValidationMode(mode))
+        self._first_validation.setdefault(environment, self.validation(environment))
+        self._admin.set_validation(environment, chosen)
         self._await_reload()
 
     def _await_reload(self) -> None:
@@ -268,23 +249,33 @@ class Endpoint(StoredEvents):
             self._admin.remove_origin(environment, origin)
         self._added_origins.clear()
         for environment, mode in self._first_validation.items():
-            if mode is not None:
-                self._admin.set_validation(environment, mode)
+            self._admin.set_validation(environment, mode)
         self._first_validation.clear()
         self.reset()
         if changed:
             self._await_reload()
 
 
-def start_endpoint(directory: Path, *, env: str = "dev", iglu: Iterable[str] = ()) -> Endpoint:
+def start_endpoint(
+    directory: str | os.PathLike[str],
+    *,
+    env: str = "dev",
+    iglu: Iterable[str] = (),
+    validation: str | None = None,
+) -> Endpoint:
     """Start an endpoint over a new SQLite file in ``directory`` (made if missing).
 
-    ``iglu``: Iglu sources (folders in the static layout, registry URLs) the endpoint
-    validates self-describing events and contexts against. Use it as a context manager,
-    or call :meth:`Endpoint.stop`.
+    ``iglu``: Iglu sources the endpoint validates self-describing events and contexts
+    against, looked up in order after the protocol's own schemas: folders in the static
+    layout (holding ``schemas/{vendor}/{name}/jsonschema/{version}``), static registry
+    URLs, ``iglu-server+https://...``. ``validation``: every environment's mode
+    (``strict``, ``lenient``, ``off``; None keeps the default, ``lenient``). Use it as a
+    context manager, or call :meth:`Endpoint.stop`.
     """
     Path(directory).mkdir(parents=True, exist_ok=True)
-    endpoint = Endpoint(Path(directory) / "datacoral.sqlite", env=env, iglu=tuple(iglu))
+    endpoint = Endpoint(
+        Path(directory) / "datacoral.sqlite", env=env, iglu=tuple(iglu), validation=validation
+    )
     try:
         return endpoint.start()
     except BaseException:

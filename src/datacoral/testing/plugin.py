@@ -5,11 +5,14 @@ file), emptied before every test that asks for ``datacoral_endpoint``. This modu
 nothing but pytest: the endpoint (uvicorn, the collector) is loaded by the first fixture
 used, and a run that uses none starts nothing.
 
-Settings, in ``pytest.ini`` / ``[tool.pytest.ini_options]``:
+Settings, in ``pytest.ini`` / ``[tool.pytest.ini_options]`` (or ``-o NAME=VALUE``):
 
 - ``datacoral_iglu``: Iglu sources to validate self-describing events and contexts
   against, one per line: a folder in the static Iglu layout (relative to the ini file)
-  or a registry URL.
+  or a registry URL;
+- ``datacoral_validation``: what every environment does with those schemas: ``strict``
+  (an event whose schema is missing is a bad row too), ``lenient`` (the default) or
+  ``off``. A test changes it for itself with ``datacoral_endpoint.set_validation()``.
 """
 
 from __future__ import annotations
@@ -38,12 +41,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="linelist",
         default=[],
     )
+    parser.addini(
+        "datacoral_validation",
+        "What the datacoral endpoint fixture's environments do with Iglu schemas:"
+        " strict, lenient (the default) or off",
+        default="",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Checked here so that a typo stops the run at once, not in the first test using it.
+    for source in _iglu_sources(config):
+        if "://" not in source and not Path(source).is_dir():
+            raise pytest.UsageError(f"datacoral_iglu: no such folder: {source}")
+    mode = _validation_mode(config)
+    if mode is not None:
+        from datacoral.admin.environments import parse_validation_mode
+
+        try:
+            parse_validation_mode(mode)
+        except ValueError as exc:
+            raise pytest.UsageError(f"datacoral_validation: {exc}") from None
 
 
 def _iglu_sources(config: pytest.Config) -> list[str]:
     base = config.inipath.parent if config.inipath is not None else config.rootpath
     values: list[str] = config.getini("datacoral_iglu")
-    return [value if "://" in value else str(base / value) for value in values]
+    return [value if "://" in value else str(base / Path(value).expanduser()) for value in values]
+
+
+def _validation_mode(config: pytest.Config) -> str | None:
+    value = str(config.getini("datacoral_validation")).strip()
+    return value or None
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +86,15 @@ def datacoral_server(
     except ImportError as exc:
         pytest.fail(f"{_NEEDS_EXTRA} ({exc})", pytrace=False)
     directory: Path = tmp_path_factory.mktemp("datacoral")
-    with start_endpoint(directory, iglu=_iglu_sources(pytestconfig)) as endpoint:
+    try:
+        endpoint = start_endpoint(
+            directory,
+            iglu=_iglu_sources(pytestconfig),
+            validation=_validation_mode(pytestconfig),
+        )
+    except ValueError as exc:  # a datacoral_iglu value that names no folder, ...
+        pytest.fail(f"the datacoral endpoint fixture: {exc}", pytrace=False)
+    with endpoint:
         yield endpoint
 
 
