@@ -10,7 +10,9 @@ quarter second short). Threads are included: ``/proc/<pid>/stat`` sums them.
 
 The load generator is not sampled: it is a child of this process, started and
 reaped around one run, so :func:`children_cpu` (``RUSAGE_CHILDREN``) before and
-after the run gives its CPU exactly.
+after the run gives its CPU exactly. :func:`machine_busy` (``/proc/stat``) gives what
+the whole machine did over the same span, so the report can show how much of the box
+went to work that is not ours.
 """
 
 from __future__ import annotations
@@ -93,6 +95,15 @@ def wait_idle(pids: list[int], timeout: float = 30.0) -> None:
         last = now
 
 
+def machine_busy() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (all but idle and
+    iowait, from the first line of ``/proc/stat``)."""
+    fields = Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()[1:]
+    # user nice system idle iowait irq softirq steal (guest time is inside user)
+    ticks = [int(value) for value in fields[:8]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / TICKS
+
+
 def children_cpu() -> float:
     """CPU seconds of this process's reaped children so far."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -110,12 +121,16 @@ class CpuMeter:
         self._base: dict[tuple[int, int], tuple[str, int]] = {}
         self._last: dict[tuple[int, int], int] = {}
         self._start_ticks = 0
+        self._machine_start = 0.0
+        #: CPU seconds the whole machine was busy between start and stop.
+        self.machine_seconds = 0.0
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> None:
         self._start_ticks = now_ticks()
+        self._machine_start = machine_busy()
         self._sample(initial=True)
         self._thread.start()
 
@@ -124,6 +139,7 @@ class CpuMeter:
         self._stop.set()
         self._thread.join()
         self._sample(initial=False)
+        self.machine_seconds = machine_busy() - self._machine_start
         used = dict.fromkeys(self._finders, 0.0)
         for key, (role, base) in self._base.items():
             used[role] += (self._last[key] - base) / TICKS

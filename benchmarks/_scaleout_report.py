@@ -1,15 +1,14 @@
-"""The scale-out benchmark's configurations, results, tables and sizing."""
+"""The scale-out benchmark's configurations, results, tables and checks."""
 
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from _endpoint_load import LoadResult
-from _report import machine_summary, number, table
+from _endpoint_payloads import BATCH_EVENTS
+from _report import number, table
 
 
 @dataclass(frozen=True)
@@ -28,16 +27,9 @@ CONFIGS = {
     "c": Config("c", "JetStream + loaders", "postgres", 1, True),
 }
 CLIENT = "load generator (client)"
-#: Sizing roles: which measured components each is made of.
-ROLES: dict[str, Callable[[str], bool]] = {
-    "collector": lambda name: name == "collector",
-    "nats-server": lambda name: name == "nats-server",
-    "loader": lambda name: name.startswith("loader "),
-    "postgres": lambda name: name.startswith("postgres "),
-}
-SIZES = (100_000, 1_000_000)
-#: Assumed, not measured: NATS CPU with three replicas per message instead of one.
-R3_FACTOR = 3
+#: The machine's busy time that no measured process accounts for: this script, its
+#: PostgreSQL connections, and whatever else runs on a shared machine.
+ELSEWHERE = "rest of the machine (this script, other work)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +45,8 @@ class Phase:
     cpu: dict[str, float]  # component -> CPU seconds over the load and the drain
     drained: bool  # the store reached the accepted events
     postgres_visible: bool  # the PostgreSQL processes could be read here
+    database_bytes: int | None = None  # growth of the PostgreSQL database on disk
+    nats_bytes: int | None = None  # bytes nats-server received (publishes, fetches, acks)
 
     @property
     def window(self) -> float:
@@ -67,6 +61,9 @@ class Phase:
         if not self.stored or not names or self._hidden(names):
             return None
         return sum(self.cpu[n] for n in names) / self.stored * 1e6
+
+    def bytes_per_event(self, grown: int | None) -> float | None:
+        return grown / self.stored if grown is not None and self.stored else None
 
     def cores(self, names: list[str]) -> float | None:
         if not self.window or not names or self._hidden(names):
@@ -85,7 +82,8 @@ class ConfigRun:
     stream_held: int  # messages still in the stream at the end (c)
 
 
-def _median(values: list[float | None]) -> float | None:
+def median(values: list[float | None]) -> float | None:
+    """The median of the values present, or None when there is none."""
     present = [v for v in values if v is not None]
     return statistics.median(present) if present else None
 
@@ -93,7 +91,7 @@ def _median(values: list[float | None]) -> float | None:
 def _rows_of(config: Config, components: list[str]) -> list[tuple[str, list[str]]]:
     """The component table's rows: label and the components it sums."""
     loaders = [c for c in components if c.startswith("loader ")]
-    servers = [c for c in components if c != CLIENT]
+    servers = [c for c in components if c not in (CLIENT, ELSEWHERE)]
     collector = "collector (1 process)"
     if config.workers > 1:
         collector = f"collector (supervisor + {config.workers} workers)"
@@ -109,6 +107,8 @@ def _rows_of(config: Config, components: list[str]) -> list[tuple[str, list[str]
         rows.append(("postgres together", ["postgres backends", "postgres background"]))
     rows.append(("servers together", servers))
     rows.append((CLIENT, [CLIENT]))
+    if ELSEWHERE in components:
+        rows.append((ELSEWHERE, [ELSEWHERE]))
     return rows
 
 
@@ -137,12 +137,12 @@ def config_tables(args: argparse.Namespace, runs: list[ConfigRun]) -> str:
         rows.append(
             [
                 _phase_label(first, args.connections),
-                number(first.rate * 50, 0) if first.rate else "as answered",
-                number(_median([p.accepted / p.load.duration for p in group]), 0),
-                number(_median([p.stored_per_second for p in group]), 0),
-                number(_median([p.drain for p in group]), 1),
-                number(_median([p.load.p50_ms for p in group]), 1),
-                number(_median([p.load.p99_ms for p in group]), 1),
+                number(first.rate * BATCH_EVENTS, 0) if first.rate else "as answered",
+                number(median([p.accepted / p.load.duration for p in group]), 0),
+                number(median([p.stored_per_second for p in group]), 0),
+                number(median([p.drain for p in group]), 1),
+                number(median([p.load.p50_ms for p in group]), 1),
+                number(median([p.load.p99_ms for p in group]), 1),
                 str(sum(p.load.errors for p in group)),
             ]
         )
@@ -155,79 +155,36 @@ def config_tables(args: argparse.Namespace, runs: list[ConfigRun]) -> str:
     for label, names in _rows_of(config, list(phases[0][0].cpu)):
         cells = [label]
         for group in phases:
-            cells.append(number(_median([p.cores(names) for p in group]), 2))
-            cells.append(number(_median([p.per_event_us(names) for p in group]), 1))
+            cells.append(number(median([p.cores(names) for p in group]), 2))
+            # Other work on the machine does not scale with our events: no per-event figure.
+            per_event = (
+                None if names == [ELSEWHERE] else median([p.per_event_us(names) for p in group])
+            )
+            cells.append(number(per_event, 1))
         rows.append(cells)
     parts.append(table(head, rows))
+    measured = [
+        (label, grown)
+        for label, grown in (
+            ("PostgreSQL database growth on disk (tables, TOAST, indexes)", "database_bytes"),
+            ("into nats-server (publishes, fetches, acks)", "nats_bytes"),
+        )
+        if getattr(phases[0][0], grown) is not None
+    ]
+    if measured:
+        head = ["bytes per stored event"] + [
+            "fixed" if group[0].rate else "saturation" for group in phases
+        ]
+        rows = [
+            [label]
+            + [
+                number(median([p.bytes_per_event(getattr(p, grown)) for p in group]), 0)
+                for group in phases
+            ]
+            for label, grown in measured
+        ]
+        parts.append(table(head, rows))
     return "\n\n".join(parts)
-
-
-def role_costs(runs: list[ConfigRun]) -> dict[str, tuple[float | None, float | None]]:
-    """Per sizing role: median CPU µs per event in the fixed and in the saturation phase."""
-    components = list(runs[0].phases[0].cpu)
-    costs = {}
-    for role, belongs in ROLES.items():
-        names = [c for c in components if belongs(c)]
-        if names:
-            costs[role] = (
-                _median([r.phases[0].per_event_us(names) for r in runs]),
-                _median([r.phases[-1].per_event_us(names) for r in runs]),
-            )
-    return costs
-
-
-def sizing(args: argparse.Namespace, runs: dict[str, list[ConfigRun]]) -> str:
-    head = [
-        "configuration",
-        "role",
-        "CPU ms per 1k events, fixed rate",
-        "at saturation (used)",
-    ]
-    for size in SIZES:
-        head += [f"cores for {size:,}/s", f"machines for {size:,}/s"]
-    rows = []
-    for name in ("b1", "b2", "c"):
-        if name not in runs:
-            continue
-        for role, (fixed, used) in role_costs(runs[name]).items():
-            factors = [(role, 1)]
-            if role == "nats-server":
-                r3 = f"nats-server, R3 (x{R3_FACTOR}, assumed)"
-                factors = [("nats-server, R1", 1), (r3, R3_FACTOR)]
-            for label, factor in factors:
-                cells = [name, label, number(fixed, 1)]
-                cells.append(number(used * factor, 1) if used is not None else "not measured")
-                for size in SIZES:
-                    if used is None:
-                        cells += ["—", "—"]
-                        continue
-                    cores = size * used * factor * 1e-6 / args.utilisation
-                    cells += [number(cores, 1), str(max(1, math.ceil(cores / args.machine_cores)))]
-                rows.append(cells)
-    return table(head, rows) if rows else "(nothing to size: no PostgreSQL configuration ran)"
-
-
-def assumptions(args: argparse.Namespace) -> list[str]:
-    return [
-        f"ESTIMATE from this machine ({machine_summary()}); a core elsewhere is not one of"
-        " these, and nothing here ran past two cores.",
-        f"cores = events/s x CPU seconds per event ÷ {args.utilisation:.0%} utilisation target;"
-        " CPU per event from the saturation phase (medians over the rounds; in ms per 1,000"
-        " events, = µs per event), where batches are full as on a machine kept busy; the"
-        " fixed-rate figure beside it adds what each process costs when it is mostly idle.",
-        f"machines = cores ÷ {args.machine_cores} cores per machine (--machine-cores), rounded"
-        " up, one role per machine; no spare for failures (add one collector and one loader"
-        " machine, and NATS runs 3 servers for R3).",
-        "postgres: the backends of the benchmark's database plus the server's background"
-        " processes (postmaster, WAL writer, checkpointer, background writer); one primary, its"
-        " settings as printed above, tables empty at the start (no index growth), no"
-        " replication, vacuum or backups. Its cores cannot be spread over machines without"
-        " partitioning the events: past one large server the estimate is a lower bound.",
-        "nats-server: one server, R1, default sync_interval (no fsync per message); the R3"
-        f" row multiplies by {R3_FACTOR} (each message stored on three servers) — assumed, not"
-        " measured.",
-        "the load generator is the trackers' side and is not sized.",
-    ]
 
 
 def report(
@@ -236,7 +193,7 @@ def report(
     runs: dict[str, list[ConfigRun]],
     skipped: dict[str, str],
 ) -> int:
-    checks = []
+    checks: list[tuple[str, str, str, bool]] = []
     for config in configs:
         print()
         print(f"## {config.name}: {config.title}")
@@ -249,20 +206,20 @@ def report(
         print(config_tables(args, done))
         phases = [p for run in done for p in run.phases]
         lost = sum(max(0, p.accepted - p.stored) for p in phases)
-        checks.append([config.name, "every accepted event stored", f"{lost:,} missing", lost == 0])
+        checks.append((config.name, "every accepted event stored", f"{lost:,} missing", lost == 0))
         errors = sum(p.load.errors for p in phases)
         bad = sum(run.bad_rows for run in done)
         checks.append(
-            [
+            (
                 config.name,
                 "errors (socket, non-2xx) + bad rows",
                 f"{errors} + {bad}",
                 errors == 0 and bad == 0,
-            ]
+            )
         )
         if config.stream:
             held = sum(run.stream_held for run in done)
-            checks.append([config.name, "stream empty after the drain", f"{held} held", held == 0])
+            checks.append((config.name, "stream empty after the drain", f"{held} held", held == 0))
         if not all(p.postgres_visible for p in phases):
             print("PostgreSQL's processes are not visible on this machine: its CPU not measured")
     print()
@@ -276,13 +233,4 @@ def report(
         if checks
         else "(nothing ran)"
     )
-    print()
-    print("## Sizing for 100k and 1M events/s (an estimate from a 2-core box)")
-    print()
-    print(sizing(args, runs))
-    print()
-    for line in assumptions(args):
-        print(f"- {line}")
-    if args.smoke:
-        print("\n(smoke size: the figures mean nothing)")
     return 0 if all(ok for *_, ok in checks) else 1

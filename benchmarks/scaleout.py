@@ -23,12 +23,18 @@ drained the stream: the drain time is from the end of the load to the last new r
 CPU seconds of every process of every component (``_scaleout_cpu.py``: collector
 processes, nats-server, each loader, this database's PostgreSQL backends and the
 cluster's background processes) are read from ``/proc`` over the load and the drain; the
-load generator's from ``RUSAGE_CHILDREN``. Reported per configuration: stored events/s
-and, per component, cores busy and CPU ms per 1,000 stored events (µs per event), medians
-over ``--rounds``; then a sizing for 100k and 1M events/s from those costs.
+load generator's from ``RUSAGE_CHILDREN``; the rest of the machine's busy time (this
+script, other work on a shared box) from ``/proc/stat``. Bytes: what nats-server took in
+(its ``/varz``) and how much the PostgreSQL database grew on disk. Reported per
+configuration: stored events/s and, per component, cores busy and CPU ms per 1,000 stored
+events (µs per event), medians over ``--rounds``; then cores and machines of each role for
+100k and 1M events/s from the saturation phase's costs (``_scaleout_sizing.py``), with its
+assumptions.
 
     python benchmarks/scaleout.py [--duration 10] [--rounds 3] [--configs a,b1,b2,c]
-                                  [--rate 100] [--connections 32] [--loaders 2] [--smoke]
+                                  [--rate 100] [--connections 32] [--loaders 2]
+                                  [--utilisation 0.7] [--machine-cores 8]
+                                  [--postgres URL] [--generator auto|wrk|python] [--smoke]
 
 Without PostgreSQL (or nats-server) the configurations needing it are skipped with the
 reason; under ``DATACORAL_REQUIRE_SERVICES=1`` a missing service exits 1. Exit status 1
@@ -39,7 +45,9 @@ stored, or any request failed.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,12 +60,13 @@ from _endpoint_load import Load, LoadFailed, describe_generator, run
 from _endpoint_payloads import BATCH_EVENTS, RequestTemplate, post_template
 from _endpoint_servers import ServerFailed, bad_rows, datacoral_serve, stored_events
 from _report import machine_summary
-from _scaleout_cpu import CpuMeter, children_cpu, descendants, wait_idle
-from _scaleout_report import CONFIGS, Config, ConfigRun, Phase, report
+from _scaleout_cpu import CpuMeter, Finder, children_cpu, descendants, wait_idle
+from _scaleout_report import CLIENT, CONFIGS, ELSEWHERE, Config, ConfigRun, Phase, report
 from _scaleout_services import (
     DEFAULT_POSTGRES,
     BenchDatabase,
     Loader,
+    NatsServer,
     ServiceMissing,
     bench_database,
     create_key,
@@ -69,6 +78,7 @@ from _scaleout_services import (
     postgres_missing,
     stream_state,
 )
+from _scaleout_sizing import print_sizing
 
 #: Seconds without a new stored event after which a drain is given up (more than the
 #: loaders' 30 s ack wait, after which a stuck loader's messages go to another).
@@ -103,6 +113,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.smoke:
         args.duration, args.rounds, args.rate, args.connections = 1.0, 1, 20.0, 4
     return args
+
+
+def _pids(process: subprocess.Popen[str]) -> list[int]:
+    return [process.pid]
 
 
 class Store:
@@ -151,9 +165,9 @@ class Bench:
     def __init__(self, args: argparse.Namespace, config: Config, stack: ExitStack) -> None:
         self.args, self.config = args, config
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scaleout-")))
-        self.finders: dict[str, Callable[[], list[int]]] = {}
+        self.finders: dict[str, Finder] = {}
         self.loaders: list[Loader] = []
-        self.stream_url = ""
+        self.nats: NatsServer | None = None
         database: BenchDatabase | None = None
         if config.storage == "sqlite":
             target = str(directory / "events.sqlite")
@@ -167,7 +181,7 @@ class Bench:
         options = ["--workers", str(config.workers)]
         if config.stream:
             nats = stack.enter_context(nats_server(directory))
-            self.stream_url = nats.url
+            self.nats = nats
             options += ["--stream", nats.url]
         # datacoral_serve puts str(db) on the command line, so a URL serves as well as a path.
         server = stack.enter_context(datacoral_serve(target, options=options))  # type: ignore[arg-type]
@@ -180,7 +194,7 @@ class Bench:
                 loaders(database.url("scaleout_loader"), nats.url, args.loaders, directory)
             )
             for number, loader in enumerate(self.loaders, 1):
-                self.finders[f"loader {number}"] = lambda loader=loader: [loader.process.pid]
+                self.finders[f"loader {number}"] = functools.partial(_pids, loader.process)
             wait_idle([loader.process.pid for loader in self.loaders])
             self.check()
         if database is not None:
@@ -198,6 +212,8 @@ class Bench:
 
     def measure(self, name: str, load: Load) -> Phase:
         before, progress = self.store.stored(), self.store.progress()
+        size = self.database.size() if self.database is not None else 0
+        nats_in = self.nats.bytes_in() if self.nats is not None else 0
         refresh = self.database.refresh if self.database is not None else None
         meter = CpuMeter(self.finders, refresh)
         meter.start()
@@ -209,7 +225,8 @@ class Bench:
         drain, complete = wait_drained(self.store, progress + accepted, load_end, self.check)
         cpu = meter.stop()
         self.check()
-        cpu["load generator (client)"] = client
+        cpu[CLIENT] = client
+        cpu[ELSEWHERE] = max(0.0, meter.machine_seconds - sum(cpu.values()))
         visible = self.database is None or self.database.visible
         return Phase(
             name=name,
@@ -221,6 +238,8 @@ class Bench:
             cpu=cpu,
             drained=complete,
             postgres_visible=visible,
+            database_bytes=self.database.size() - size if self.database is not None else None,
+            nats_bytes=self.nats.bytes_in() - nats_in if self.nats is not None else None,
         )
 
     def warm_up(self) -> None:
@@ -235,7 +254,7 @@ def run_config(args: argparse.Namespace, config: Config) -> ConfigRun:
             bench.warm_up()
         fixed = bench.measure("fixed", bench.load(args.duration, args.rate, args.connections))
         saturation = bench.measure("saturation", bench.load(args.duration, 0.0, args.connections))
-        held = stream_state(bench.stream_url)[1] if config.stream else 0
+        held = stream_state(bench.nats.url)[1] if bench.nats is not None else 0
         return ConfigRun(config, [fixed, saturation], bench.store.bad_rows(), held)
 
 
@@ -295,7 +314,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ServerFailed, LoadFailed, ServiceMissing) as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
-    return report(args, configs, runs, skipped)
+    status = report(args, configs, runs, skipped)
+    print()
+    print_sizing(args, runs)
+    if args.smoke:
+        print("\n(smoke size: the figures mean nothing)")
+    return status
 
 
 if __name__ == "__main__":

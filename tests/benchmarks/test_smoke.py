@@ -87,9 +87,11 @@ SCALEOUT_ALWAYS = [
     "| saturation, 4 connections",
     "| collector (1 process)",
     "| load generator (client)",
+    "| rest of the machine (this script, other work)",
     "## Checks",
-    "## Sizing for 100k and 1M events/s (an estimate from a 2-core box)",
+    "## Sizing for 100k and 1M events/s (an estimate from a ",
     "cores = events/s x CPU seconds per event",
+    "ASSUMED, not measured",
 ]
 #: ... and those of the configurations that need PostgreSQL and nats-server.
 SCALEOUT_SERVICES = [
@@ -102,7 +104,11 @@ SCALEOUT_SERVICES = [
     "| loader 1 ",
     "| loaders, 2 together",
     "stream empty after the drain",
+    "| PostgreSQL database growth on disk (tables, TOAST, indexes)",
+    "| into nats-server (publishes, fetches, acks)",
     "nats-server, R3 (x3, assumed)",
+    "| all roles, NATS at R3",
+    "The bound is PostgreSQL",
 ]
 
 
