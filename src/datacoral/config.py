@@ -1,7 +1,9 @@
 """Endpoint settings: one typed value object, read once at start.
 
 Every field can come from a ``DATACORAL_<NAME>`` environment variable (e.g.
-``DATACORAL_PORT=9090``); command-line options win over the environment.
+``DATACORAL_PORT=9090``) or the ``[serve]`` table of a config file
+(:mod:`datacoral.config_file`); command-line options win over the environment, which
+wins over the file (:mod:`datacoral.config_sources`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from datacoral.logs import LOG_FORMATS
 from datacoral.storage.target import DatabaseURL, Target, parse_target
 
 if TYPE_CHECKING:
@@ -39,6 +42,11 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8080
+    #: A PEM certificate (with its chain) to serve https with, uvicorn's ``ssl_certfile``;
+    #: None: plain http (or TLS ended by a proxy in front, see ``trusted_proxies``).
+    certfile: Path | None = None
+    #: The certificate's private key (PEM, not encrypted); None when ``certfile`` holds it.
+    keyfile: Path | None = None
     #: A SQLite file, or a PostgreSQL URL (``postgresql://user@host:5432/name``); a URL's
     #: password is never shown (see :class:`~datacoral.storage.target.DatabaseURL`).
     db: Target = Path(DEFAULT_DB)
@@ -109,11 +117,31 @@ class Settings:
     iglu_failure_ttl_seconds: float = IGLU_FAILURE_TTL_SECONDS
     #: Seconds per connect and per read of one registry request.
     iglu_timeout_seconds: float = IGLU_TIMEOUT_SECONDS
+    #: Serve the inspection API (``/micro/*``, shaped like Snowplow Micro's) to admin
+    #: tokens; off, those paths answer 404. Not with ``stream`` (it reads ``db``).
+    inspect: bool = False
+    #: Serve the admin API (``/admin/v1/...``, :mod:`datacoral.adminapi`) to admin tokens
+    #: on this port; off, those paths answer 404. Not with ``stream`` (its collectors
+    #: keep no administrative side: run one without ``stream`` over the same ``db``).
+    admin: bool = False
+    #: The port of the Prometheus listener (``GET /metrics``), apart from the public one;
+    #: 0 picks a free one. None: no metrics (see :mod:`datacoral.metrics.listener`).
+    metrics_port: int | None = None
+    #: The interface the Prometheus listener binds: loopback unless said otherwise.
+    metrics_host: str = "127.0.0.1"
     log_level: str = "info"
+    #: ``text`` (one line per record) or ``json`` (one JSON object per line).
+    log_format: str = "text"
     access_log: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name in ("certfile", "keyfile"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
+        if self.keyfile is not None and self.certfile is None:
+            raise ValueError("keyfile needs certfile, the certificate it is the key of")
         if not isinstance(self.db, (Path, DatabaseURL)):
             try:
                 object.__setattr__(self, "db", parse_target(self.db))
@@ -144,6 +172,12 @@ class Settings:
             raise ValueError("shutdown_timeout_seconds must be at least 1")
         if not 1 <= self.workers <= MAX_WORKERS:
             raise ValueError(f"workers must be 1-{MAX_WORKERS}, got {self.workers}")
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
+            raise ValueError(f"metrics_port must be 0-65535, got {self.metrics_port}")
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(
+                f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}"
+            )
         for proxy in self.trusted_proxies:
             ipaddress.ip_network(proxy, strict=False)  # raises ValueError when malformed
         if self.stream:
@@ -153,6 +187,17 @@ class Settings:
                     " environments and origins are kept and `datacoral load` writes the events"
                 )
             self.stream_settings()  # raises ValueError for a malformed stream setting
+            if self.admin:
+                raise ValueError(
+                    "admin cannot be used with stream: serve the admin API from an endpoint"
+                    " without stream over the same PostgreSQL db"
+                )
+            if self.inspect:
+                raise ValueError(
+                    "inspect cannot be used with stream: the inspection API shows an event"
+                    " as soon as its request got its answer, and with a stream the event"
+                    " reaches the database only once `datacoral load` wrote it"
+                )
         for name in ("iglu_ttl_seconds", "iglu_miss_ttl_seconds", "iglu_failure_ttl_seconds"):
             if not 0 <= getattr(self, name) <= 86400:
                 raise ValueError(f"{name} must be 0-86400")
@@ -165,6 +210,11 @@ class Settings:
                 f"cookie_domain must be a lowercase domain name like example.com,"
                 f" got {self.cookie_domain!r}"
             )
+
+    @property
+    def scheme(self) -> str:
+        """``https`` when the endpoint serves TLS itself (``certfile``), else ``http``."""
+        return "https" if self.certfile is not None else "http"
 
     def stream_settings(self) -> StreamSettings:
         """The stream's settings (``stream`` must be set)."""
@@ -197,6 +247,14 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ``DATACORAL_*`` variables, then ``overrides`` (None values ignored)."""
+        values = cls.env_values(environ)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @classmethod
+    def env_values(cls, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The settings that ``DATACORAL_*`` variables set (an empty one sets nothing),
+        parsed; ValueError naming the variable when one cannot be."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
@@ -205,8 +263,7 @@ class Settings:
             raw = env.get(f"DATACORAL_{f.name.upper()}")
             if raw is not None and raw != "":
                 values[f.name] = _parse(f.name, raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return values
 
 
 def _parse(name: str, raw: str) -> Any:
@@ -221,6 +278,7 @@ def _parse(name: str, raw: str) -> Any:
         "shutdown_timeout_seconds",
         "workers",
         "stream_replicas",
+        "metrics_port",
     ):
         try:
             return int(raw)
@@ -252,6 +310,6 @@ def _parse(name: str, raw: str) -> Any:
         return tuple(split_iglu_variable(raw))
     if name == "trusted_proxies":
         return tuple(p.strip() for p in raw.split(",") if p.strip())
-    if name == "access_log":
+    if name in ("access_log", "inspect", "admin"):
         return raw.lower() in ("1", "true", "yes", "on")
     return raw

@@ -68,6 +68,13 @@ SMOKE_RUNS = [
             "reliability: PASS",
         ],
     ),
+    (
+        "metrics_overhead.py",
+        [
+            "| POST tp2, 50 events | metrics on",
+            "GET throughput a saturated server keeps (CPU off ÷ on)",
+        ],
+    ),
 ]
 
 

@@ -106,7 +106,7 @@ def test_a_sqlite_file_from_before_is_migrated(tmp_path: Path) -> None:
         assert [c.unvalidated for c in store.count_events()] == [1, 0, 1]
     conn = sqlite3.connect(path)
     try:
-        assert migrations.schema_version(conn) == migrations.SCHEMA_VERSION == 2
+        assert migrations.schema_version(conn) == migrations.SCHEMA_VERSION
         plan = conn.execute(
             "EXPLAIN QUERY PLAN SELECT environment, count(*) FROM good_events"
             " WHERE schema_validated = 0 GROUP BY environment"
@@ -162,4 +162,4 @@ def test_a_postgresql_schema_from_before_is_migrated(postgres_database: RunDatab
         )
     finally:
         store.close()
-    assert versions == (postgres_migrations.SCHEMA_VERSION,) == (3,)
+    assert versions == (postgres_migrations.SCHEMA_VERSION,)

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from datacoral.storage.target import Target, parse_target, target_argument
 
-LISTENING = re.compile(r"^datacoral serve: listening on (http://(\S+):(\d+))$")
+LISTENING = re.compile(r"^datacoral serve: listening on (https?://(\S+):(\d+))$")
 #: Marker the collector logs when it swallowed an error of its own.
 INTERNAL_ERROR = "internal error"
 

@@ -7,8 +7,9 @@ from typing import Any
 import click
 
 from datacoral import __version__
-from datacoral.cli import environments, events, keys, load, quickstart, serve, snippet
-from datacoral.cli.context import DB_ENVVAR, db_option
+from datacoral.cli import environments, events, keys, load, quickstart, serve, snippet, tokens
+from datacoral.cli.config import config
+from datacoral.cli.context import DB_ENVVAR, db_option, server_options
 from datacoral.cli.database import storage_error
 from datacoral.cli.entry import missing_optional_module
 from datacoral.cli.errors import CLIError, MissingExtra, StorageFailure
@@ -44,8 +45,9 @@ class DatacoralGroup(click.Group):
 
 @click.group(cls=DatacoralGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @db_option(envvar=DB_ENVVAR)
+@server_options
 @click.version_option(__version__, prog_name="datacoral")
-def cli(db: object) -> None:
+def cli(db: object, server: str | None, token: str | None) -> None:
     """Run and administer the Datacoral Events endpoint.
 
     Start with `datacoral quickstart`; then `datacoral serve`.
@@ -56,6 +58,8 @@ cli.add_command(serve.serve)
 cli.add_command(quickstart.quickstart)
 cli.add_command(environments.env)
 cli.add_command(keys.key)
+cli.add_command(tokens.token)
 cli.add_command(events.events)
 cli.add_command(snippet.snippet)
 cli.add_command(load.load)
+cli.add_command(config)

@@ -1,4 +1,4 @@
-"""``datacoral env ...``: environments and the browser origins each allows."""
+"""``datacoral env ...``: environments, the browser origins each allows, their rate limits."""
 
 from __future__ import annotations
 
@@ -12,6 +12,13 @@ from datacoral.admin.environments import (
     VALIDATION_MODES,
     ValidationMode,
     parse_validation_mode,
+)
+from datacoral.admin.rate_limits import (
+    describe,
+    limit_json,
+    parse_burst,
+    parse_rate_limit,
+    with_burst,
 )
 from datacoral.cli.context import db_option, json_option, open_store
 from datacoral.cli.errors import CLIError
@@ -40,6 +47,23 @@ def validation_option(*, default: ValidationMode | None) -> Callable[[F], F]:
     )
 
 
+def rate_limit_options(function: F) -> F:
+    """``--rate-limit N/s|N/min|none`` and ``--burst N``."""
+    function = click.option(
+        "--burst",
+        default=None,
+        metavar="N",
+        help="The most events at once [default: one period's, N of N/s or N/min].",
+    )(function)
+    return click.option(
+        "--rate-limit",
+        "rate_limit",
+        default=None,
+        metavar="N/s|N/min|none",
+        help="Events the endpoint takes on average (429 past it), or none to remove the limit.",
+    )(function)
+
+
 @click.group()
 def env() -> None:
     """Create, list, show, change and delete environments; set their CORS origins."""
@@ -63,15 +87,41 @@ def create(name: str, origins: tuple[str, ...], validation: str, db: Target | No
 @env.command("set")
 @click.argument("name")
 @validation_option(default=None)
+@rate_limit_options
 @db_option()
-def set_(name: str, validation: str | None, db: Target | None) -> None:
-    """Change environment NAME; running servers follow within a second."""
-    if validation is None:
-        raise click.UsageError("nothing to change: give --validation strict|lenient|off")
-    mode = parse_validation_mode(validation)
+def set_(
+    name: str,
+    validation: str | None,
+    rate_limit: str | None,
+    burst: str | None,
+    db: Target | None,
+) -> None:
+    """Change environment NAME; running servers follow within a second.
+
+    --rate-limit limits all of NAME's keys together (each key may have its own too,
+    see `key set`); --burst alone changes the burst of the limit NAME has.
+    """
+    if validation is None and rate_limit is None and burst is None:
+        raise click.UsageError(
+            "nothing to change: give --validation strict|lenient|off,"
+            " --rate-limit N/s|N/min|none or --burst N"
+        )
+    # Every value is checked before anything changes.
+    mode = None if validation is None else parse_validation_mode(validation)
+    burst_events = None if burst is None else parse_burst(burst)
+    limit = None if rate_limit is None else parse_rate_limit(rate_limit, burst_events)
     with open_store(db) as store:
-        record = store.set_validation(name, mode)
-    echo(f"environment {record.name!r}: validation {record.validation}")
+        if mode is not None:
+            record = store.set_validation(name, mode)
+            echo(f"environment {record.name!r}: validation {record.validation}")
+        if rate_limit is None and burst_events is not None:
+            found = store.get_environment(name)
+            if found is None:
+                raise CLIError(f"no environment {name!r}")
+            limit = with_burst(found.rate_limit, burst_events, f"environment {name!r}")
+        if rate_limit is not None or burst_events is not None:
+            record = store.set_environment_rate_limit(name, limit)
+            echo(f"environment {record.name!r}: rate limit {describe(record.rate_limit)}")
 
 
 @env.command("list")
@@ -124,6 +174,7 @@ def show(name: str, as_json: bool, db: Target | None) -> None:
             {
                 "name": record.name,
                 "validation": record.validation.value,
+                "rate_limit": limit_json(record.rate_limit),
                 "origins": list(record.origins),
                 "keys": [info.key_id for info in key_infos],
                 "events": {
@@ -141,6 +192,7 @@ def show(name: str, as_json: bool, db: Target | None) -> None:
         [
             ("environment", record.name),
             ("validation", record.validation.value),
+            ("rate limit", describe(record.rate_limit)),
             ("origins", " ".join(record.origins) or None),
             ("keys", f"{active} active, {len(key_infos) - active} revoked"),
             ("good events", counts.good),

@@ -2,7 +2,8 @@
 
     CLIError                exit 1   a request that cannot be done as asked (bad input,
     │                                a --db that is not a database or has no directory)
-    ├── MissingExtra        exit 2   the collector extra (click, uvicorn, ...) is not installed
+    ├── MissingExtra        exit 2   an extra is not installed: the collector extra (click,
+    │                                uvicorn, ...), or the export extra for Parquet (pyarrow)
     ├── StorageFailure      exit 3   the database cannot be used: locked, read-only, full
     └── QuickstartFailed    exit 4   the quickstart's endpoint or events did not come
 
@@ -34,8 +35,9 @@ class CLIError(click.ClickException):
 class MissingExtra(CLIError):
     exit_code = 2
 
-    def __init__(self, module: str) -> None:
-        super().__init__(f"this needs {module!r}, part of the collector extra: {INSTALL_HINT}")
+    def __init__(self, module: str, extra: str = "collector") -> None:
+        hint = INSTALL_HINT.replace("[collector]", f"[{extra}]")
+        super().__init__(f"this needs {module!r}, part of the {extra} extra: {hint}")
 
 
 class StorageFailure(CLIError):

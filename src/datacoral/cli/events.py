@@ -1,18 +1,18 @@
-"""``datacoral events ...``: count, tail and show stored events."""
+"""``datacoral events ...``: count, tail, show and export stored events."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import time
-from typing import Any
 
 import click
 
 from datacoral.cli.context import db_option, json_option, open_store
 from datacoral.cli.errors import CLIError
+from datacoral.cli.events_export import export_command
 from datacoral.cli.output import cell, echo, echo_json, echo_table, table, timestamp
+from datacoral.export.records import event_json as event_json
 from datacoral.storage.base import AdminStorage, GoodEvent, StoredBadRow, StoredEvent
 from datacoral.storage.target import Target
 
@@ -23,6 +23,9 @@ FOLLOW_INTERVAL = 0.3
 @click.group()
 def events() -> None:
     """Look at stored events."""
+
+
+events.add_command(export_command)
 
 
 @events.command("count")
@@ -103,20 +106,6 @@ def show(event_id: str, as_json: bool, db: Target | None) -> None:
             (name, _show_value(name, value)) for name, value in fields.items() if value is not None
         ]
         echo(table(("FIELD", "VALUE"), shown))
-
-
-def event_json(stored: StoredEvent) -> dict[str, Any]:
-    """An event as JSON-ready values: JSON columns decoded, the fingerprint in hex."""
-    values: dict[str, Any] = {"position": stored.position}
-    values.update(dataclasses.asdict(stored.event))
-    values["fingerprint"] = stored.event.fingerprint.hex()
-    for name in ("unstruct_event", "contexts"):
-        text = values[name]
-        # Text the collector could not decode stays as it was stored.
-        if text is not None:
-            with contextlib.suppress(ValueError):
-                values[name] = json.loads(text)
-    return values
 
 
 def _print_rows(rows: list[StoredEvent] | list[StoredBadRow], as_json: bool, header: bool) -> None:

@@ -9,26 +9,33 @@ and loads nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging.config
-from typing import Any
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from datacoral.cli import output
+from datacoral.cli.config_option import config_option, flag_values, read_config
 from datacoral.cli.context import db_option
 from datacoral.cli.errors import CLIError, StorageFailure
+from datacoral.config_sources import Resolved, resolve
+from datacoral.loader.settings import LoaderSettings
+from datacoral.logs import formatter
 from datacoral.storage.base import StorageUnavailable, StorageUnusable
 from datacoral.storage.jetstream_settings import parse_servers
-from datacoral.storage.target import Target
+
+if TYPE_CHECKING:
+    from datacoral.loader.loader import Loader
 
 
-def _log_config(level: str) -> dict[str, Any]:
+def _log_config(level: str, log_format: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {
-            "plain": {"format": "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"}
-        },
+        "formatters": {"plain": formatter(log_format, with_pid=True)},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
@@ -41,6 +48,15 @@ def _log_config(level: str) -> dict[str, Any]:
 
 
 NATS_HINT = "pip install 'datacoral-tracker-py[collector,postgres,nats]'"
+#: The settings that have an option, and its name.
+OPTIONS = {
+    "db": "--db",
+    "stream": "--stream",
+    "load_batch_size": "--batch-size",
+    "metrics_port": "--metrics-port",
+    "metrics_host": "--metrics-host",
+    "log_format": "--log-format",
+}
 
 
 def require_nats() -> None:
@@ -53,6 +69,7 @@ def require_nats() -> None:
 
 
 @click.command()
+@config_option()
 @db_option()
 @click.option(
     "--stream",
@@ -62,40 +79,41 @@ def require_nats() -> None:
 )
 @click.option(
     "--batch-size",
+    "load_batch_size",
     type=int,
     default=None,
     help="Most messages (requests) written in one transaction"
     " [env DATACORAL_LOAD_BATCH_SIZE; default 500].",
 )
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Answer Prometheus scrapes (GET /metrics) on this port; 0 picks a free one"
+    " [env DATACORAL_METRICS_PORT; default: no metrics].",
+)
+@click.option(
+    "--metrics-host",
+    default=None,
+    help="Interface of the metrics port [env DATACORAL_METRICS_HOST; default 127.0.0.1].",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(("text", "json")),
+    default=None,
+    help="Log lines as text, or one JSON object per line [env DATACORAL_LOG_FORMAT; default text].",
+)
 @click.option("--once", is_flag=True, help="Load what the stream holds now, then exit.")
 @click.option("--status", "show_status", is_flag=True, help="Print the lag; load nothing.")
 @click.pass_context
-def load(
-    ctx: click.Context,
-    db: Target | None,
-    stream: str | None,
-    batch_size: int | None,
-    once: bool,
-    show_status: bool,
-) -> None:
+def load(ctx: click.Context, /, once: bool, show_status: bool, **params: Any) -> None:
     """Write the events collectors published to JetStream (serve --stream) into
     PostgreSQL (--db), until stopped (SIGTERM / SIGINT)."""
     require_nats()
     from datacoral.loader import loader
-    from datacoral.loader.settings import LoaderSettings
 
-    root_db = ctx.find_root().params.get("db")
-    try:
-        settings = LoaderSettings.from_env(
-            db=db or root_db,
-            stream=parse_servers(stream) if stream is not None else None,
-            load_batch_size=batch_size,
-        )
-    except ValueError as exc:
-        raise CLIError(str(exc)) from exc
-    if not settings.stream:
-        raise CLIError("stream must be given: --stream nats://host:4222 or DATACORAL_STREAM")
-    logging.config.dictConfig(_log_config(settings.log_level))
+    settings = load_settings(params).settings
+    logging.config.dictConfig(_log_config(settings.log_level, settings.log_format))
     try:
         if show_status:
             lag = asyncio.run(loader.status(settings))
@@ -106,9 +124,61 @@ def load(
                 f" {lag.waiting} messages waiting, {lag.in_flight} being loaded"
             )
             return
-        progress, lag = loader.run(settings, once=once)
+        with _metrics(settings) as watch:
+            progress, lag = loader.run(settings, once=once, watch=watch)
     except StorageUnusable as exc:
         raise CLIError(str(exc)) from exc
     except StorageUnavailable as exc:
         raise StorageFailure(str(exc)) from exc
     output.echo(progress.line(lag))
+
+
+@contextlib.contextmanager
+def _metrics(settings: LoaderSettings) -> Iterator[Callable[[Loader], None] | None]:
+    """With ``metrics_port``: the listener, printed, for the duration of the block, and
+    the callback that shows it the loader; else None."""
+    if settings.metrics_port is None:
+        yield None
+        return
+    from datacoral.loader.metrics import LoaderMetrics
+    from datacoral.metrics.listener import listen
+
+    metrics = LoaderMetrics()
+    try:
+        listener = listen(settings.metrics_host, settings.metrics_port, metrics.registry())
+    except OSError as exc:
+        raise CLIError(
+            f"cannot listen for metrics on {settings.metrics_host}:{settings.metrics_port}: {exc}"
+        ) from exc
+    output.echo(f"datacoral load: metrics on {listener.url}")
+    try:
+        yield metrics.watch
+    finally:
+        listener.close()
+
+
+def load_settings(params: Mapping[str, Any]) -> Resolved[LoaderSettings]:
+    """What ``load`` runs with, given its parsed options (``params``, ``config`` among
+    them): options, then ``DATACORAL_*`` variables, then the config file's ``[load]``
+    table, then the defaults. CLIError naming the source of a value that is refused."""
+    flags = flag_values(params, OPTIONS)
+    try:
+        if flags["stream"] is not None:
+            flags["stream"] = parse_servers(flags["stream"])
+        resolved = resolve(
+            LoaderSettings,
+            table="load",
+            options=OPTIONS,
+            flags=flags,
+            env_values=LoaderSettings.env_values(os.environ),
+            environ=os.environ,
+            config=read_config(params.get("config")),
+        )
+    except ValueError as exc:
+        raise CLIError(str(exc)) from exc
+    if not resolved.settings.stream:
+        raise CLIError(
+            "stream must be given: --stream nats://host:4222, DATACORAL_STREAM,"
+            " or stream in the [load] table of the config file"
+        )
+    return resolved

@@ -10,15 +10,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
+import ssl
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
-from datacoral.cli.context import db_option, open_store, resolve_db
+from datacoral.cli.config_option import config_option, flag_values, read_config
+from datacoral.cli.context import db_option, open_store
 from datacoral.cli.database import read_only
 from datacoral.cli.errors import CLIError, StorageFailure
 from datacoral.config import Settings
+from datacoral.config_sources import Resolved, env_var, in_user_terms, resolve
 from datacoral.storage.jetstream_settings import parse_servers
 from datacoral.storage.target import Target
 
@@ -26,6 +31,8 @@ from datacoral.storage.target import Target
 OPTIONS = {
     "host": "--host",
     "port": "--port",
+    "certfile": "--certfile",
+    "keyfile": "--keyfile",
     "db": "--db",
     "max_body_bytes": "--max-body-bytes",
     "max_json_depth": "--max-json-depth",
@@ -41,13 +48,13 @@ OPTIONS = {
     "stream": "--stream",
     "stream_replicas": "--stream-replicas",
     "iglu": "--iglu",
+    "inspect": "--inspect",
+    "admin": "--admin",
+    "metrics_port": "--metrics-port",
+    "metrics_host": "--metrics-host",
+    "log_format": "--log-format",
 }
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-
-
-def env_var(setting: str) -> str:
-    """The environment variable a setting is read from (see :meth:`Settings.from_env`)."""
-    return f"DATACORAL_{setting.upper()}"
 
 
 def _without_option() -> list[str]:
@@ -59,12 +66,15 @@ def _without_option() -> list[str]:
 
 
 _EPILOG = (
-    "Options win over environment variables. The settings without an option come only"
-    f" from the environment: {', '.join(_without_option())} (see the README)."
+    "Options win over environment variables, which win over the config file's [serve] table"
+    " (each setting under its variable's name in lower case without DATACORAL_: port,"
+    " max_body_bytes; `datacoral config show` prints where each value comes from). The"
+    f" settings without an option: {', '.join(_without_option())} (see the README)."
 )
 
 
 @click.command(epilog=_EPILOG)
+@config_option()
 @click.option(
     "--host", default=None, help="Interface to listen on [env DATACORAL_HOST; default 127.0.0.1]."
 )
@@ -73,6 +83,20 @@ _EPILOG = (
     type=int,
     default=None,
     help="TCP port; 0 picks a free one [env DATACORAL_PORT; default 8080].",
+)
+@click.option(
+    "--certfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Serve https with this PEM certificate (and chain)"
+    " [env DATACORAL_CERTFILE; default: plain http].",
+)
+@click.option(
+    "--keyfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The certificate's private key, PEM, not encrypted"
+    " [env DATACORAL_KEYFILE; default: in the certfile].",
 )
 @db_option()
 @click.option(
@@ -176,56 +200,51 @@ _EPILOG = (
     " Server iglu-server+https://host (its key in DATACORAL_IGLU_APIKEY)"
     " [env DATACORAL_IGLU, separated by commas or spaces].",
 )
+@click.option(
+    "--inspect",
+    is_flag=True,
+    default=None,
+    help="Serve the inspection API (/micro/all, /micro/good, /micro/bad, /micro/reset,"
+    " /micro/iglu, shaped like Snowplow Micro's) to admin tokens (`datacoral token create`)"
+    " [env DATACORAL_INSPECT; default off].",
+)
+@click.option(
+    "--admin",
+    is_flag=True,
+    default=None,
+    help="Serve the admin API (/admin/v1/..., described at /admin/v1/openapi.json) to admin"
+    " tokens on this port, for `datacoral --server URL --token TOKEN ...`"
+    " [env DATACORAL_ADMIN; default off].",
+)
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Answer Prometheus scrapes (GET /metrics) on this port, apart from the public one;"
+    " 0 picks a free one [env DATACORAL_METRICS_PORT; default: no metrics].",
+)
+@click.option(
+    "--metrics-host",
+    default=None,
+    help="Interface of the metrics port [env DATACORAL_METRICS_HOST; default 127.0.0.1].",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(("text", "json")),
+    default=None,
+    help="Log lines as text, or one JSON object per line [env DATACORAL_LOG_FORMAT; default text].",
+)
 @click.pass_context
-def serve(
-    ctx: click.Context,
-    host: str | None,
-    port: int | None,
-    db: Target | None,
-    max_body_bytes: int | None,
-    max_json_depth: int | None,
-    max_request_line_bytes: int | None,
-    max_header_bytes: int | None,
-    header_timeout_seconds: float | None,
-    body_timeout_seconds: float | None,
-    keep_alive_timeout_seconds: float | None,
-    max_connections: int | None,
-    trusted_proxies: tuple[str, ...],
-    cookie_domain: str | None,
-    workers: int | None,
-    stream: str | None,
-    stream_replicas: int | None,
-    iglu: tuple[str, ...],
-) -> None:
+def serve(ctx: click.Context, /, **params: Any) -> None:
     """Run the Events endpoint until stopped (SIGINT / SIGTERM)."""
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "max_body_bytes": max_body_bytes,
-        "max_json_depth": max_json_depth,
-        "max_request_line_bytes": max_request_line_bytes,
-        "max_header_bytes": max_header_bytes,
-        "header_timeout_seconds": header_timeout_seconds,
-        "body_timeout_seconds": body_timeout_seconds,
-        "keep_alive_timeout_seconds": keep_alive_timeout_seconds,
-        "max_connections": max_connections,
-        "trusted_proxies": trusted_proxies or None,
-        "cookie_domain": cookie_domain,
-        "workers": workers,
-        "stream": stream,
-        "stream_replicas": stream_replicas,
-        "iglu": iglu or None,
-    }
-    if stream is not None:
-        try:
-            options["stream"] = parse_servers(stream)
-        except ValueError as exc:
-            raise CLIError(f"--stream: {exc}") from exc
-    settings = _settings(options, db=resolve_db(db))
+    resolved = serve_settings(params)
+    settings = resolved.settings
     if settings.stream:
         from datacoral.cli.load import require_nats
 
         require_nats()
+    if settings.certfile is not None:
+        _check_certificate(resolved)
     _prepare_database(settings.db)
     # Imported here: the server pulls in uvicorn, which the other commands do not need.
     from datacoral.collector.server import serve as run_server
@@ -233,54 +252,59 @@ def serve(
     ctx.exit(run_server(settings))
 
 
-def _settings(options: dict[str, Any], *, db: Target) -> Settings:
+def serve_settings(params: Mapping[str, Any]) -> Resolved[Settings]:
+    """What ``serve`` runs with, given its parsed options (``params``, ``config`` among
+    them): options, then ``DATACORAL_*`` variables, then the config file's ``[serve]``
+    table, then the defaults. CLIError naming the source of a value that is refused."""
+    flags = flag_values(params, OPTIONS)
+    if flags["stream"] is not None:
+        try:
+            flags["stream"] = parse_servers(flags["stream"])
+        except ValueError as exc:
+            raise CLIError(f"--stream: {exc}") from exc
+    config = read_config(params.get("config"))
     try:
-        settings = Settings.from_env(**options, db=db)
-    except ValueError as exc:
-        raise CLIError(_in_user_terms(str(exc), options)) from exc
-    if not isinstance(logging.getLevelName(settings.log_level.upper()), int):
-        raise CLIError(
-            f"{env_var('log_level')} must be one of {', '.join(LOG_LEVELS)},"
-            f" got {settings.log_level!r}"
+        resolved = resolve(
+            Settings,
+            table="serve",
+            options=OPTIONS,
+            flags=flags,
+            env_values=Settings.env_values(os.environ),
+            environ=os.environ,
+            config=config,
         )
-    return settings
+    except ValueError as exc:
+        raise CLIError(str(exc)) from exc
+    level = resolved.settings.log_level
+    if not isinstance(logging.getLevelName(level.upper()), int):
+        message = f"log_level must be one of {', '.join(LOG_LEVELS)}, got {level!r}"
+        raise CLIError(in_user_terms(message, resolved.sources))
+    return resolved
 
 
-def _in_user_terms(message: str, options: dict[str, Any]) -> str:
-    """A settings error names a field; say it with the option or variable the user set."""
-    if message.startswith("--iglu "):  # datacoral.schemas names the value it refused
-        if options.get("iglu") is None:
-            return env_var("iglu") + message.removeprefix("--iglu")  # it came from there
-        return message
-    for f in dataclasses.fields(Settings):
-        if message.startswith(f"{f.name} "):
-            message = _source(f.name, options) + message[len(f.name) :]
-            given = _given(f.name, options)
-            if len(given) == 1 and "got" not in message:
-                message += f", got {given[0]}"
-            return message
-    # A message that quotes the bad value without naming the setting (a malformed CIDR).
-    for name in OPTIONS:
-        if any(repr(text) in message for text in _given(name, options)):
-            return f"{_source(name, options)}: {message}"
-    return message
-
-
-def _given(setting: str, options: dict[str, Any]) -> list[str]:
-    """The texts the user gave for a setting: the option's values, else the variable's."""
-    value = options.get(setting)
-    if isinstance(value, tuple):
-        return [str(item) for item in value]
-    if value is not None:
-        return [str(value)]
-    raw = os.environ.get(env_var(setting), "")
-    return [part.strip() for part in raw.split(",") if part.strip()]
-
-
-def _source(setting: str, options: dict[str, Any]) -> str:
-    if setting in OPTIONS and options.get(setting) is not None:
-        return OPTIONS[setting]
-    return env_var(setting)
+def _check_certificate(resolved: Resolved[Settings]) -> None:
+    """Load the certificate and key as the server will, so that a wrong file is an error
+    line before it listens, naming the option, variable or file line that gave it."""
+    settings, sources = resolved.settings, resolved.sources
+    files = {"certfile": settings.certfile, "keyfile": settings.keyfile}
+    for name, path in files.items():
+        if path is None:
+            continue
+        try:
+            path.read_bytes()
+        except OSError as exc:
+            raise CLIError(f"{sources[name].label} {path}: {exc.strerror}") from exc
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(
+            str(settings.certfile), None if settings.keyfile is None else str(settings.keyfile)
+        )
+    except ssl.SSLError as exc:
+        which = sources["certfile"].label
+        if settings.keyfile is not None:
+            which += f" and {sources['keyfile'].label}"
+        # OpenSSL's reason (KEY_VALUES_MISMATCH), else its text without the source line.
+        reason = exc.reason or re.sub(r"\s*\(_ssl\.c:\d+\)$", "", str(exc))
+        raise CLIError(f"{which}: not a PEM certificate and its private key ({reason})") from exc
 
 
 def _prepare_database(target: Target) -> None:

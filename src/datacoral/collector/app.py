@@ -13,21 +13,31 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from datacoral.adminapi import AdminAPI, admin_api, is_admin_path
 from datacoral.collector.asgi import Receive, Scope, Send
 from datacoral.collector.auth import KeyResolver
 from datacoral.collector.cookie import NetworkCookie
 from datacoral.collector.cors import CORSMiddleware
 from datacoral.collector.enrich import trusted_networks
 from datacoral.collector.environments import EnvironmentCache
-from datacoral.collector.errors import ClientDisconnected, Rejected, SchemasUnavailable
+from datacoral.collector.errors import (
+    ClientDisconnected,
+    RateLimited,
+    Rejected,
+    SchemasUnavailable,
+)
 from datacoral.collector.ingest import Ingest
+from datacoral.collector.micro import InspectionAPI, inspection_api, is_inspection_path
 from datacoral.collector.middleware import (
     AccessLogMiddleware,
     ErrorGuardMiddleware,
+    MetricsMiddleware,
     Middleware,
     build_middleware_stack,
 )
+from datacoral.collector.rate_limits import RateLimiter
 from datacoral.collector.request import Request
 from datacoral.collector.responses import send_rejection, send_text
 from datacoral.collector.routes import Endpoint, match
@@ -36,6 +46,9 @@ from datacoral.config import Settings
 from datacoral.schemas import Validator
 from datacoral.storage import open_storage
 from datacoral.storage.base import EnvironmentRecord, KeyRecord, Storage, StorageError
+
+if TYPE_CHECKING:
+    from datacoral.collector.metrics import CollectorMetrics
 
 logger = logging.getLogger("datacoral.collector")
 
@@ -59,15 +72,27 @@ def open_configured(settings: Settings) -> Storage:
 
 
 class CollectorApp:
-    """The Events endpoint as an ASGI application."""
+    """The Events endpoint as an ASGI application.
+
+    With ``metrics`` (``serve --metrics-port``), every request and commit is counted
+    there; the listener that publishes them is the server's business.
+    """
 
     def __init__(
-        self, settings: Settings, storage_factory: StorageFactory = open_configured
+        self,
+        settings: Settings,
+        storage_factory: StorageFactory = open_configured,
+        *,
+        metrics: CollectorMetrics | None = None,
     ) -> None:
         self.settings = settings
+        self._metrics = metrics
+        self._target = ""  # the storage_failures_total label, set at start with metrics on
         self._storage_factory = storage_factory
         self._storage: Storage | None = None
         self._ingest: Ingest | None = None
+        self._inspection: InspectionAPI | None = None  # /micro/*, with settings.inspect
+        self._admin: AdminAPI | None = None  # /admin/v1/*, with settings.admin
         self._schemas: SchemaValidation | None = None
         self._retry_after = [(b"retry-after", str(settings.retry_after_seconds).encode())]
         self._storage_logged_at = 0.0
@@ -75,9 +100,13 @@ class CollectorApp:
         # through the methods below, which work once the lifespan has opened it.
         self._keys = KeyResolver(self._lookup_key)
         self._environments = EnvironmentCache(self._load_environments)
+        # A worker of `serve --workers N` enforces 1/N of each limit (rate_limits.py).
+        self._limiter = RateLimiter(processes=settings.workers)
         layers = [
             Middleware(ErrorGuardMiddleware, {"retry_after_seconds": settings.retry_after_seconds})
         ]
+        if metrics is not None:
+            layers.insert(0, Middleware(MetricsMiddleware, {"metrics": metrics}))
         if settings.access_log:
             layers.append(Middleware(AccessLogMiddleware))
         layers.append(
@@ -135,11 +164,22 @@ class CollectorApp:
         )
         storage = self._storage_factory(self.settings)
         try:
+            inspection = inspection_api(
+                self.settings, storage, schemas.validator.resolver, self._log_storage_failure
+            )
+            admin = admin_api(self.settings, storage, self._log_storage_failure)
             storage.open()
         except BaseException:
             schemas.close()
             raise
-        self._storage, self._schemas = storage, schemas
+        self._storage, self._schemas, self._inspection = storage, schemas, inspection
+        self._admin = admin
+        if self._metrics is not None:
+            from datacoral.collector.metered_storage import MeteredStorage
+            from datacoral.collector.metrics import storage_target
+
+            self._target = storage_target(self.settings)
+            storage = MeteredStorage(storage, self._metrics, target=self._target)
         sources = ", ".join(source.name for source in schemas.validator.resolver.sources)
         logger.info("iglu schemas from: %s", sources)
         proxies = trusted_networks(self.settings.trusted_proxies)
@@ -152,13 +192,26 @@ class CollectorApp:
             trusted_proxies=proxies,
             max_json_depth=self.settings.max_json_depth,
             schemas=schemas,
+            limiter=self._limiter,
         )
 
     def _lookup_key(self, digest: bytes) -> KeyRecord | None:
-        return self._running_storage().lookup_key(digest)
+        try:
+            return self._running_storage().lookup_key(digest)
+        except StorageError:
+            self._count_read_failure()
+            raise
 
     def _load_environments(self) -> list[EnvironmentRecord]:
-        return self._running_storage().environments()
+        try:
+            return self._running_storage().environments()
+        except StorageError:
+            self._count_read_failure()
+            raise
+
+    def _count_read_failure(self) -> None:
+        if self._metrics is not None and self._storage is not None:
+            self._metrics.storage_failed(self._target, "read")
 
     def _running_storage(self) -> Storage:
         if self._storage is None:
@@ -167,6 +220,8 @@ class CollectorApp:
 
     def _stop(self) -> None:
         storage, self._storage, self._ingest = self._storage, None, None
+        self._inspection = None
+        self._admin = None
         schemas, self._schemas = self._schemas, None
         if schemas is not None:
             schemas.close()
@@ -177,6 +232,14 @@ class CollectorApp:
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request.of(scope)
+        inspection = self._inspection
+        if inspection is not None and is_inspection_path(request.path):
+            await inspection(request, receive, send)
+            return
+        admin = self._admin
+        if admin is not None and is_admin_path(request.path):
+            await admin(request, receive, send)
+            return
         found = match(request.path)
         if found is None:
             await send_rejection(send, 404, "not found")
@@ -197,7 +260,9 @@ class CollectorApp:
                 await send_text(send, 200, "ok")
             else:
                 await self._ready(send)
-        except SchemasUnavailable as exc:
+        except (SchemasUnavailable, RateLimited) as exc:
+            if isinstance(exc, RateLimited) and self._metrics is not None:
+                self._metrics.rate_limited(exc.environment, exc.limit, exc.events)
             retry_after = [(b"retry-after", str(exc.retry_after).encode())]
             await send_rejection(send, exc.status, exc.reason, retry_after)
         except Rejected as exc:

@@ -78,6 +78,11 @@ class KeyResolver:
 
     def environment_of(self, key: str | None, claimed: str | None) -> str:
         """The environment ``key`` belongs to; raises 401/403 errors as documented."""
+        return self.authenticate(key, claimed).environment
+
+    def authenticate(self, key: str | None, claimed: str | None) -> KeyRecord:
+        """The record of ``key`` (its environment, its rate limit), if it may send to
+        ``claimed`` (None: whichever is its own); raises 401/403 errors as documented."""
         if not key:
             raise Unauthorized(MISSING_KEY)
         found = self.record(key)
@@ -86,4 +91,4 @@ class KeyResolver:
         if found.revoked:
             raise Unauthorized("revoked API key")
         check_claim(found.environment, claimed)
-        return found.environment
+        return found

@@ -1,10 +1,10 @@
 """What the collector needs to know about each environment, kept fresh from storage.
 
-Per environment: the browser origins it allows and its schema validation mode. The
-whole table is small (a few environments, a few origins each), so it is read in one
+Per environment: the browser origins it allows, its schema validation mode and its
+rate limit. The whole table is small (a few environments, a few origins each), so it is read in one
 go and reused for at most :data:`ENVIRONMENT_CACHE_SECONDS`: a change made with
-``datacoral env add-origin`` / ``remove-origin`` / ``set --validation`` reaches a
-running server within one second. The read runs on the event loop, like key
+``datacoral env add-origin`` / ``remove-origin`` / ``set --validation`` / ``set
+--rate-limit`` reaches a running server within one second. The read runs on the event loop, like key
 look-ups, because it is a short indexed read that WAL never blocks (SQLite), or a
 copy kept in memory by a thread that listens for changes (PostgreSQL).
 """
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from datacoral.admin.environments import DEFAULT_VALIDATION, ValidationMode
 from datacoral.admin.origins import AllowList, Origin
+from datacoral.admin.rate_limits import RateLimit
 from datacoral.storage.base import EnvironmentRecord
 
 #: How long a read of the environments is reused, as for keys (auth.py).
@@ -29,11 +30,12 @@ class _Snapshot:
     by_environment: dict[str, AllowList]
     anywhere: AllowList
     validation: dict[str, ValidationMode]
+    rate_limits: dict[str, RateLimit]
 
 
 class EnvironmentCache:
-    """Every environment's allow-list and validation mode, reloaded from storage when
-    older than ``ttl``."""
+    """Every environment's allow-list, validation mode and rate limit, reloaded from
+    storage when older than ``ttl``."""
 
     def __init__(
         self,
@@ -64,6 +66,10 @@ class EnvironmentCache:
             mode = self._current(reload=True).validation.get(environment, DEFAULT_VALIDATION)
         return mode
 
+    def rate_limit(self, environment: str) -> RateLimit | None:
+        """The rate limit of ``environment`` (None: none)."""
+        return self._current().rate_limits.get(environment)
+
     def _current(self, *, reload: bool = False) -> _Snapshot:
         now = self._clock()
         snapshot = self._snapshot
@@ -74,6 +80,7 @@ class EnvironmentCache:
                 by_environment={r.name: AllowList.from_entries(r.origins) for r in records},
                 anywhere=AllowList.from_entries(o for r in records for o in r.origins),
                 validation={r.name: r.validation for r in records},
+                rate_limits={r.name: r.rate_limit for r in records if r.rate_limit is not None},
             )
             self._snapshot = snapshot
         return snapshot

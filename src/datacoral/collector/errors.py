@@ -11,6 +11,8 @@
     │   ├── PayloadTooLarge        413: the body, as sent or decoded, is over the limit
     │   │                          (one size-violation bad row)
     │   ├── UnsupportedEncoding    415: a Content-Encoding we do not decode (nothing stored)
+    │   ├── RateLimited            429 with Retry-After: the key's or environment's rate
+    │   │                          limit has no room for the request's events (nothing stored)
     │   └── SchemasUnavailable     503 with Retry-After: a strict environment's event needs a
     │                              schema no registry can give now (nothing stored)
     ├── EventRejected              one event broke a protocol rule: it becomes a bad row and
@@ -88,6 +90,23 @@ class UnsupportedEncoding(Rejected):
     """The body declares a ``Content-Encoding`` other than gzip, deflate or identity."""
 
     status = 415
+
+
+class RateLimited(Rejected):
+    """The rate limit of the request's API key or environment (``limit``: ``key`` or
+    ``environment``) has no room for its ``events`` now: nothing is stored, and the
+    tracker is told to resend after ``retry_after`` seconds, when there will be."""
+
+    status = 429
+
+    def __init__(
+        self, reason: str, *, retry_after: int, environment: str, limit: str, events: int
+    ) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.environment = environment
+        self.limit = limit
+        self.events = events
 
 
 class SchemasUnavailable(Rejected):

@@ -10,7 +10,9 @@ browser request (one with an ``Origin`` or ``Referer``) whose origin the key's
 environment does not allow is refused with 403 as soon as the environment is
 known, before anything of it is stored. A request whose key carriers (header,
 path, query, events) name different keys is refused with 401 before anything
-of it is stored.
+of it is stored. Once its events are counted (and before the bad row of a refused
+request is stored), the rate limits of its key and environment are checked
+(rate_limits.py): past them, 429 and nothing stored.
 """
 
 from __future__ import annotations
@@ -42,10 +44,11 @@ from datacoral.collector.fields import LEGACY_ENVIRONMENT, LEGACY_KEY, TRANSPORT
 from datacoral.collector.json_rules import MAX_JSON_DEPTH
 from datacoral.collector.limits import content_codings, decode_body, read_body
 from datacoral.collector.protocol import check_content_type, split_body
-from datacoral.collector.request import Request
+from datacoral.collector.rate_limits import RateLimiter
+from datacoral.collector.request import ENVIRONMENT_KEY, Request
 from datacoral.collector.responses import send_ok, send_pixel
 from datacoral.collector.validation import SchemaValidation
-from datacoral.storage.base import BadRow, GoodEvent, Storage, StorageError
+from datacoral.storage.base import BadRow, GoodEvent, KeyRecord, Storage, StorageError
 
 logger = logging.getLogger("datacoral.collector")
 
@@ -61,14 +64,25 @@ class _Attempt:
     """What is known so far about one request, kept for a last-resort bad row.
 
     ``raw`` is the body, or the event of a GET (serialised only if a bad row needs it);
-    ``key`` is the key the transport carried and ``carrier`` where (header, path, query).
+    ``key`` is the key the transport carried and ``carrier`` where (header, path, query);
+    ``record`` is the authenticated key's, set with ``environment``.
     """
 
-    __slots__ = ("carrier", "committed", "environment", "key", "raw", "received", "secrets")
+    __slots__ = (
+        "carrier",
+        "committed",
+        "environment",
+        "key",
+        "raw",
+        "received",
+        "record",
+        "secrets",
+    )
 
     def __init__(self, received: int) -> None:
         self.received = received
         self.environment: str | None = None
+        self.record: KeyRecord | None = None
         self.key: str | None = None
         self.carrier = ""
         self.raw: bytes | dict[str, str] = b""
@@ -123,8 +137,10 @@ class Ingest:
         trusted_proxies: tuple[IPNetwork, ...],
         max_json_depth: int = MAX_JSON_DEPTH,
         schemas: SchemaValidation | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._storage = storage
+        self._limiter = limiter
         self._keys = keys
         self._environments = environments
         self._schemas = schemas
@@ -158,6 +174,8 @@ class Ingest:
             reason = f"internal: the request could not be processed ({type(exc).__name__})"
             await self._storage.commit([], [attempt.bad_row(reason, attempt.raw_bytes())])
             raise MalformedRequest(reason) from None
+        finally:
+            request.scope[ENVIRONMENT_KEY] = attempt.environment  # for the access log
 
     async def _authenticate_transport(
         self, attempt: _Attempt, request: Request, path_key: str | None
@@ -173,8 +191,7 @@ class Ingest:
         if key:
             attempt.key, attempt.carrier = key, carrier
             attempt.secrets += (key,)
-            attempt.environment = self._keys.environment_of(key, claimed)
-            self._check_origin(attempt.environment, request)
+            self._check_origin(self._authenticate(attempt, key, claimed), request)
         try:
             query = request.query()
         except MalformedRequest as exc:
@@ -188,8 +205,7 @@ class Ingest:
                 raise one_key(f"{carrier} and api_key")
             attempt.key, attempt.carrier = query_key, "api_key"
             attempt.secrets += (query_key,)
-            attempt.environment = self._keys.environment_of(query_key, claimed)
-            self._check_origin(attempt.environment, request)
+            self._check_origin(self._authenticate(attempt, query_key, claimed), request)
         if attempt.environment is not None:
             check_claim(attempt.environment, query.get("env") or None)
         return query
@@ -213,13 +229,26 @@ class Ingest:
             if key is None:
                 raise Unauthorized(MISSING_KEY)
             attempt.secrets += (key,)
-            environment = self._keys.environment_of(key, None)
+            environment = self._authenticate(attempt, key, None)
             self._check_origin(environment, request)
-            attempt.environment = environment
             check_claim(environment, query.get("env") or None)
         for claim in claims:
             check_claim(environment, claim)
         return environment
+
+    def _authenticate(self, attempt: _Attempt, key: str, claimed: str | None) -> str:
+        """Authenticate ``key`` for ``attempt``; its environment."""
+        record = self._keys.authenticate(key, claimed)
+        attempt.record, attempt.environment = record, record.environment
+        return record.environment
+
+    def _admit(self, attempt: _Attempt, events: int) -> None:
+        """Take ``events`` from the rate limits of the request's key and environment, or
+        raise :class:`~datacoral.collector.errors.RateLimited`."""
+        limiter, environment = self._limiter, attempt.environment
+        if limiter is not None and environment is not None:
+            limit = self._environments.rate_limit(environment)
+            limiter.admit(environment, limit, attempt.record, events)
 
     def _check_origin(self, environment: str, request: Request) -> None:
         """Refuse (403) a browser request from an origin ``environment`` does not allow."""
@@ -237,6 +266,7 @@ class Ingest:
             if isinstance(exc, MalformedRequest):
                 raise Unauthorized(MISSING_KEY) from None
             return
+        self._admit(attempt, 1)  # the bad row is one event's worth
         if isinstance(exc, PayloadTooLarge):
             row = attempt.bad_row(exc.reason, exc.head, kind="size_violation")
         else:
@@ -304,6 +334,7 @@ class Ingest:
         _strip_legacy(raws, keys, claims)
         _strip_legacy([merged], keys, claims)
         environment = self._authenticate_legacy(attempt, request, keys, claims, query)
+        self._admit(attempt, len(raws))
         identity = self._cookie.identify(request)
         arrival = self._arrival(environment, attempt, request, identity)
         good, bad = await self._sort(raws, arrival, merged)
@@ -328,6 +359,7 @@ class Ingest:
             exc = MalformedRequest("query string: no event parameters")
             await self._refuse(attempt, exc, orjson.dumps(event))
             raise exc
+        self._admit(attempt, 1)
         identity = self._cookie.identify(request)
         arrival = self._arrival(environment, attempt, request, identity)
         good, bad = await self._sort([event], arrival, {})

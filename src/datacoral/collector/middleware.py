@@ -1,20 +1,27 @@
 """The middleware around the collector's routes, composed once at start.
 
 Each middleware is ``cls(app, **options)``, as in Starlette; the stack, from the
-outside in: error guard, access log (only when enabled), CORS, then the routes.
+outside in: metrics (only when enabled), error guard, access log (only when
+enabled), CORS, then the routes.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datacoral.collector.asgi import ASGIApp, Message, Receive, Scope, Send
+from datacoral.collector.request import ENVIRONMENT_KEY
 from datacoral.collector.responses import send_rejection
-from datacoral.collector.routes import redact
+from datacoral.collector.routes import match, redact
+
+if TYPE_CHECKING:
+    from datacoral.collector.metrics import CollectorMetrics
 
 logger = logging.getLogger("datacoral.collector")
 access_logger = logging.getLogger("datacoral.access")
@@ -65,8 +72,27 @@ class ErrorGuardMiddleware:
                 await send_rejection(send, 503, "internal error; retry later", self._retry_after)
 
 
+#: A request id a client (or its proxy) sent in ``X-Request-Id`` is logged when it looks
+#: like one; anything else is replaced by one of ours.
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id(scope: Scope) -> str:
+    """The ``X-Request-Id`` the request came with, when it is plain, else a new random one."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            if _REQUEST_ID.fullmatch(value):
+                return str(value, "ascii")
+            break
+    return secrets.token_hex(8)
+
+
 class AccessLogMiddleware:
-    """One log line per request, with any key in the path hidden and no query string."""
+    """One log line per request, with any key in the path hidden and no query string.
+
+    The line carries the request id, the environment (once the key named one), the
+    status and the duration, also as fields of the record for ``--log-format json``.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -84,10 +110,69 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, watched_send)
         finally:
+            milliseconds = round((time.perf_counter() - start) * 1000, 1)
+            path = redact(scope["path"])
+            environment = scope.get(ENVIRONMENT_KEY)
+            identifier = request_id(scope)
             access_logger.info(
-                "%s %s %d %.1fms",
+                "%s %s %d %.1fms env=%s id=%s",
                 scope["method"],
-                redact(scope["path"]),
+                path,
                 status,
-                (time.perf_counter() - start) * 1000,
+                milliseconds,
+                environment or "-",
+                identifier,
+                extra={
+                    "request_id": identifier,
+                    "environment": environment,
+                    "method": scope["method"],
+                    "path": path,
+                    "status": status,
+                    "duration_ms": milliseconds,
+                },
             )
+
+
+class MetricsMiddleware:
+    """Counts every request in ``metrics``: its route, status, duration and body size."""
+
+    def __init__(self, app: ASGIApp, *, metrics: CollectorMetrics) -> None:
+        self.app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = time.perf_counter()
+        status = 0
+        received = 0
+
+        async def watched_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            return message
+
+        method = scope["method"]
+        has_body = method == "POST" or method == "PUT" or method == "PATCH"
+        try:
+            await self.app(scope, counted_receive if has_body else receive, watched_send)
+        finally:
+            self._metrics.request(
+                _route_label(method, scope["path"]),
+                status,
+                time.perf_counter() - start,
+                received if has_body else None,
+            )
+
+
+def _route_label(method: str, path: str) -> str:
+    """The ``route`` label: the endpoint's name, ``preflight`` or ``unmatched``."""
+    if method == "OPTIONS":
+        return "preflight"
+    found = match(path)
+    return "unmatched" if found is None else found[0].endpoint.value

@@ -8,6 +8,8 @@ from datacoral.collector.protocol import parse_query
 
 #: Where :meth:`Request.of` keeps the view, so the middleware and the routes share one.
 _SCOPE_KEY = "datacoral.request"
+#: Where the routes leave the environment a request's key named, for the access log.
+ENVIRONMENT_KEY = "datacoral.environment"
 
 
 class Request:

@@ -1,8 +1,9 @@
 """``datacoral serve``: run the collector under uvicorn until SIGTERM or SIGINT.
 
 The socket is bound here (so port 0 picks a free port), one line
-``datacoral serve: listening on http://HOST:PORT`` is printed once requests are
-served, and a signal drains in-flight requests, closes the storage and returns 0.
+``datacoral serve: listening on http://HOST:PORT`` (``https://`` with a
+``certfile``) is printed once requests are served, and a signal drains in-flight
+requests, closes the storage and returns 0.
 uvicorn's access log stays off: it would print keys from ``/k/{key}/`` paths and
 ``api_key=`` query strings. With ``workers`` above 1 the bound socket goes to a
 :class:`~datacoral.collector.supervisor.Supervisor`, whose workers each call
@@ -17,11 +18,12 @@ import importlib.util
 import logging
 import logging.config
 import math
+import os
 import signal
 import socket
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -29,6 +31,12 @@ from datacoral.collector.app import CollectorApp
 from datacoral.collector.connection_limits import ConnectionLimits, open_files_limit
 from datacoral.collector.front_door import FrontDoor, protocol_class
 from datacoral.config import Settings
+from datacoral.logs import formatter
+from datacoral.metrics import MULTIPROCESS_VARIABLE
+
+if TYPE_CHECKING:
+    from datacoral.collector.metrics import CollectorMetrics
+    from datacoral.metrics.listener import MetricsListener
 
 logger = logging.getLogger("datacoral.collector")
 
@@ -37,18 +45,18 @@ _HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 BACKLOG = 2048
 
 
-def log_config(level: str, *, with_pid: bool = False) -> dict[str, Any]:
-    """Logging for the server process: plain lines on stderr, no access log from uvicorn.
+def log_config(level: str, *, with_pid: bool = False, log_format: str = "text") -> dict[str, Any]:
+    """Logging for the server process: lines on stderr (text, or JSON objects: see
+    :mod:`datacoral.logs`), no access log from uvicorn.
 
-    ``with_pid`` names the process in every line (``datacoral.access[4242]: ...``), for
-    a supervisor and its workers, whose lines share one stderr.
+    ``with_pid`` names the process in every text line (``datacoral.access[4242]: ...``),
+    for a supervisor and its workers, whose lines share one stderr.
     """
     level = level.upper()
-    source = "%(name)s[%(process)d]" if with_pid else "%(name)s"
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": f"%(asctime)s %(levelname)s {source}: %(message)s"}},
+        "formatters": {"plain": formatter(log_format, with_pid=with_pid)},
         # uvicorn logs a line per malformed request: at most one a second, with a count.
         "filters": {"client_noise": {"()": "datacoral.collector.tally.BurstFilter"}},
         "handlers": {
@@ -82,11 +90,35 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def listening_line(host: str, sock: socket.socket) -> str:
+def listening_line(host: str, sock: socket.socket, *, scheme: str = "http") -> str:
     """The line tests and ``datacoral quickstart`` wait for."""
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    return f"datacoral serve: listening on http://{shown}:{port}"
+    return f"datacoral serve: listening on {scheme}://{shown}:{port}"
+
+
+def metrics_line(url: str) -> str:
+    """The line that says where Prometheus scrapes (printed before the listening line)."""
+    return f"datacoral serve: metrics on {url}"
+
+
+def listen_for_metrics(settings: Settings, registry: Any) -> MetricsListener | None:
+    """Start the metrics listener and print where it is; None (logged) when it cannot."""
+    from datacoral.metrics.listener import listen
+
+    assert settings.metrics_port is not None
+    try:
+        listener = listen(settings.metrics_host, settings.metrics_port, registry)
+    except OSError as exc:
+        logger.error(
+            "cannot listen for metrics on %s:%s: %s",
+            settings.metrics_host,
+            settings.metrics_port,
+            exc,
+        )
+        return None
+    print(metrics_line(listener.url), flush=True)
+    return listener
 
 
 class _Server(uvicorn.Server):
@@ -139,7 +171,14 @@ def _available(module: str) -> bool:
 
 def serve(settings: Settings) -> int:
     """Serve until a signal; 0 after a graceful stop, non-zero when start failed."""
-    logging.config.dictConfig(log_config(settings.log_level, with_pid=settings.workers > 1))
+    logging.config.dictConfig(
+        log_config(
+            settings.log_level, with_pid=settings.workers > 1, log_format=settings.log_format
+        )
+    )
+    # Multiprocess mode is this server's choice (the supervisor's, for its workers), never
+    # a variable left in the environment.
+    os.environ.pop(MULTIPROCESS_VARIABLE, None)
     try:
         limits = ConnectionLimits.from_settings(settings, open_files=open_files_limit())
     except ValueError as exc:
@@ -162,9 +201,22 @@ def serve(settings: Settings) -> int:
             return Supervisor(settings, sock).run()
 
         def announce() -> None:
-            print(listening_line(settings.host, sock), flush=True)
+            print(listening_line(settings.host, sock, scheme=settings.scheme), flush=True)
 
-        return run(settings, limits, sock, on_started=announce)
+        metrics: CollectorMetrics | None = None
+        listener: MetricsListener | None = None
+        if settings.metrics_port is not None:
+            from datacoral.collector.metrics import CollectorMetrics
+
+            metrics = CollectorMetrics()
+            listener = listen_for_metrics(settings, metrics.registry())
+            if listener is None:
+                return 1
+        try:
+            return run(settings, limits, sock, on_started=announce, metrics=metrics)
+        finally:
+            if listener is not None:
+                listener.close()
     finally:
         sock.close()
 
@@ -176,11 +228,13 @@ def run(
     *,
     on_started: Callable[[], None],
     supervisor_fd: int | None = None,
+    metrics: CollectorMetrics | None = None,
 ) -> int:
     """Serve on ``sock`` until a signal (or, for a worker, until ``supervisor_fd``
-    ends); ``on_started`` once requests are served. 0 after a graceful stop."""
+    ends); ``on_started`` once requests are served. 0 after a graceful stop. With
+    ``metrics``, requests, commits and open connections are counted there."""
     config = uvicorn.Config(
-        CollectorApp(settings),
+        CollectorApp(settings, metrics=metrics),
         loop="uvloop" if _available("uvloop") else "auto",
         # uvicorn's httptools protocol with bounded heads, deadlines and a connection cap.
         http=protocol_class(FrontDoor(limits)),
@@ -195,8 +249,14 @@ def run(
         server_header=False,
         backlog=BACKLOG,
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+        # TLS, when configured: uvicorn loads the certificate into its own SSL context.
+        ssl_certfile=settings.certfile,
+        ssl_keyfile=settings.keyfile,
     )
     server = _Server(config, on_started, supervisor_fd)
+    if metrics is not None:
+        connections = server.server_state.connections
+        metrics.watch_connections(lambda: len(connections))
     try:
         server.run(sockets=[sock])
     except SystemExit as exc:  # uvicorn exits this way when the lifespan fails

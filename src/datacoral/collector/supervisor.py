@@ -33,6 +33,12 @@ doubling up to :data:`MAX_BACKOFF`), so a crash loop costs little. SIGTERM or
 SIGINT: the socket is closed here, every worker gets SIGTERM and drains; the exit
 code is 0 once all exited 0. A worker still running ``shutdown_timeout_seconds`` +
 :data:`STOP_MARGIN` later is killed, and the exit code is 1.
+
+Metrics (``metrics_port``): the supervisor makes a folder for prometheus_client's
+multiprocess mode and names it to every worker, which writes its figures there;
+the supervisor answers scrapes with their sum, marks a worker that exited as gone
+(its open connections stop counting, its counts stay in the totals) and removes
+the folder when it stops.
 """
 
 from __future__ import annotations
@@ -42,17 +48,23 @@ import logging
 import os
 import pickle
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from datacoral.collector.server import listening_line
+from datacoral.collector.server import listen_for_metrics, listening_line
 from datacoral.config import Settings
+
+if TYPE_CHECKING:
+    from datacoral.metrics.listener import MetricsListener
 
 logger = logging.getLogger("datacoral.supervisor")
 
@@ -104,7 +116,7 @@ class Supervisor:
     def __init__(self, settings: Settings, sock: socket.socket) -> None:
         self._settings = settings
         self._sock: socket.socket | None = sock
-        self._listening_line = listening_line(settings.host, sock)
+        self._listening_line = listening_line(settings.host, sock, scheme=settings.scheme)
         self._slots = [_Slot(number) for number in range(1, settings.workers + 1)]
         self._selector = selectors.DefaultSelector()
         self._wakeup_r, self._wakeup_w = os.pipe()
@@ -118,9 +130,15 @@ class Supervisor:
         self._stopping = False
         self._start_failure: int | None = None
         self._stop_failed = False
+        #: prometheus_client's multiprocess folder, and the listener summing it (metrics on).
+        self._metrics_dir: str | None = None
+        self._metrics_listener: MetricsListener | None = None
 
     def run(self) -> int:
         """Start the workers, print the listening line, supervise; the exit code."""
+        if self._settings.metrics_port is not None and not self._listen_for_metrics():
+            self._close()
+            return 1
         previous = {sig: signal.signal(sig, self._on_signal) for sig in _STOP_SIGNALS}
         previous_wakeup = signal.set_wakeup_fd(self._wakeup_w, warn_on_full_buffer=False)
         try:
@@ -137,6 +155,14 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self._close()
+
+    def _listen_for_metrics(self) -> bool:
+        from datacoral.metrics.listener import multiprocess_registry
+
+        self._metrics_dir = tempfile.mkdtemp(prefix="datacoral-metrics-")
+        registry = multiprocess_registry(self._metrics_dir)
+        self._metrics_listener = listen_for_metrics(self._settings, registry)
+        return self._metrics_listener is not None
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._signals.append(signum)  # the wakeup pipe interrupts the wait
@@ -170,6 +196,8 @@ class Supervisor:
             f"--ready-fd={ready_w}",
             f"--supervisor-fd={self._alive_r}",
         ]
+        if self._metrics_dir is not None:
+            command.append(f"--metrics-dir={self._metrics_dir}")
         try:
             process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, pass_fds=(listen_fd, ready_w, self._alive_r)
@@ -244,6 +272,10 @@ class Supervisor:
         except subprocess.TimeoutExpired:  # it closed the pipe without exiting: end it
             worker.process.kill()
             code = worker.process.wait()
+        if self._metrics_dir is not None:
+            from datacoral.metrics.listener import process_gone
+
+            process_gone(worker.process.pid, self._metrics_dir)
         slot = self._slots[worker.slot - 1]
         slot.worker = None
         self._after_exit(slot, worker, code)
@@ -349,6 +381,12 @@ class Supervisor:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        if self._metrics_listener is not None:
+            self._metrics_listener.close()
+            self._metrics_listener = None
+        if self._metrics_dir is not None:
+            shutil.rmtree(self._metrics_dir, ignore_errors=True)
+            self._metrics_dir = None
 
 
 def _serving(slot: _Slot) -> bool:

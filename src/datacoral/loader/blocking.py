@@ -7,7 +7,8 @@ interpreter end, so a call that never returns (a database behind a dead network,
 bug) would still keep the process from exiting after SIGTERM. Here the calls run one
 at a time, in order (the loader has one connection), on a daemon thread; waiting for
 one can be given up (a timeout, a cancellation) while it goes on, and the process can
-exit with it still running.
+exit with it still running. The thread blocks SIGTERM and SIGINT, so that the kernel
+delivers them to the main thread, where Python runs signal handlers (see :mod:`.signals`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import queue
+import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from datacoral.loader.signals import STOP_SIGNALS
 
 T = TypeVar("T")
 
@@ -33,13 +38,27 @@ class BlockingThread:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    async def call(self, work: Callable[[], T], *, timeout: float | None = None) -> T:
+    async def call(
+        self,
+        work: Callable[[], T],
+        *,
+        timeout: float | None = None,
+        waiting: Callable[[float], None] | None = None,
+        every: float = 10.0,
+    ) -> T:
         """``work()``'s result, computed on the thread; :class:`asyncio.TimeoutError`
-        after ``timeout`` seconds (the call goes on, and the next waits for it)."""
+        after ``timeout`` seconds (the call goes on, and the next waits for it).
+        ``waiting(seconds)`` is told every ``every`` seconds until then (to log a
+        database that stopped answering)."""
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._start()
         self._calls.put((future, work))
-        return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        reporter = None if waiting is None else asyncio.ensure_future(_report(waiting, every))
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        finally:
+            if reporter is not None:
+                reporter.cancel()
 
     def stop(self) -> None:
         """Let the thread end after the calls already asked for; does not wait for it."""
@@ -55,6 +74,7 @@ class BlockingThread:
                 self._thread.start()
 
     def _run(self) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         while (call := self._calls.get()) is not None:
             future, work = call
             if not future.set_running_or_notify_cancel():
@@ -65,3 +85,10 @@ class BlockingThread:
                 future.set_exception(exc)
             else:
                 future.set_result(result)
+
+
+async def _report(waiting: Callable[[float], None], every: float) -> None:
+    started = time.monotonic()
+    while True:
+        await asyncio.sleep(every)
+        waiting(time.monotonic() - started)

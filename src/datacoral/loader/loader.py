@@ -14,8 +14,9 @@ after it, and returns 0; if PostgreSQL does not answer by then, the batch goes
 back to the stream for another loader (:mod:`.signals`).
 
 PostgreSQL is only ever called from :class:`~datacoral.loader.blocking.BlockingThread`,
-never on the event loop: a database that does not answer delays the batch in hand,
-but the loop still pulls, hears SIGTERM and exits.
+never on the event loop: a database that does not answer holds up the batch in hand
+(and the loader with it: its messages go to other loaders after the ack wait), but
+the loop stays free to hear SIGTERM and to stop.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import faulthandler
 import logging
 import signal
 import time
+from collections.abc import Callable
 from functools import partial
 
 from nats.aio.client import Client
@@ -54,13 +56,13 @@ log = logging.getLogger("datacoral.loader")
 #: Seconds an undecodable message waits before it is offered again (to a newer loader).
 _UNDECODABLE_DELAY = 60.0
 _MAX_BACKOFF = 5.0
-#: Seconds the batch in hand gets to finish after SIGTERM.
-STOP_TIMEOUT = 15.0
-#: Seconds after SIGTERM at which a loader still running (its event loop blocked)
-#: prints its threads' stacks and exits with status 1.
-EXIT_TIMEOUT = 25.0
-#: Seconds closing the stream's connection, and PostgreSQL's, may take when stopping.
+#: Seconds pruning stream_loads, closing the stream's connection, and closing
+#: PostgreSQL's, may each take when stopping.
 _CLOSE_TIMEOUT = 4.0
+#: Seconds after ``load_stop_timeout_seconds`` at which a loader still running prints its
+#: threads' stacks and exits with status 1: after the cancellation only the two closes
+#: remain, each bounded, so a loader still there has its event loop blocked.
+EXIT_MARGIN = 2 * _CLOSE_TIMEOUT + 2.0
 #: Seconds the acknowledgements of a batch may take to be sent.
 _ACK_TIMEOUT = 10.0
 #: Failures are logged at most this often.
@@ -77,6 +79,8 @@ class Loader:
             settings.database, busy_timeout=settings.storage_busy_timeout_seconds
         )
         self.progress = Progress()
+        #: The consumer's backlog when :meth:`lag` last got an answer.
+        self.last_lag: Lag | None = None
         #: Where every PostgreSQL call runs (never on the event loop).
         self._database = BlockingThread("datacoral-loader-db")
         self._stopping = asyncio.Event()
@@ -119,7 +123,7 @@ class Loader:
             with contextlib.suppress(*NATS_ERRORS):
                 await client.flush(timeout=5)
                 lag = await self.lag(js)
-            await self._forget_acknowledged(lag)
+            await self._forget_acknowledged(lag, timeout=_CLOSE_TIMEOUT)
             return lag
         finally:
             with contextlib.suppress(*NATS_ERRORS):
@@ -265,7 +269,9 @@ class Loader:
             records = await self._not_acknowledged(records)
             try:
                 result = await self._database.call(
-                    partial(self.storage.load_stream, self.stream.name, records)
+                    partial(self.storage.load_stream, self.stream.name, records),
+                    waiting=_commit_waiting,
+                    every=self.settings.load_report_interval_seconds,
                 )
             except StorageUnavailable as exc:
                 self.progress.failed_commits += 1
@@ -306,27 +312,41 @@ class Loader:
         except NATS_ERRORS:
             return None
         floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
-        return Lag(
+        self.last_lag = Lag(
             waiting=info.num_pending or 0, in_flight=info.num_ack_pending or 0, ack_floor=floor
         )
+        return self.last_lag
 
-    async def _forget_acknowledged(self, lag: Lag | None) -> None:
+    async def _forget_acknowledged(self, lag: Lag | None, *, timeout: float | None = None) -> None:
+        """Prune stream_loads (an upkeep: a failure, or no answer within ``timeout``,
+        only postpones it)."""
         if lag is None or lag.ack_floor <= 0:
             return
         try:
             await self._database.call(
                 partial(
                     self.storage.forget_loaded, self.stream.name, lag.ack_floor, self._retention
-                )
+                ),
+                timeout=timeout,
             )
         except StorageError as exc:
             self._log_failure("cannot prune stream_loads: %s", exc)
+        except asyncio.TimeoutError:
+            log.warning("PostgreSQL did not answer within %g s; stream_loads not pruned", timeout)
 
     def _log_failure(self, message: str, exc: BaseException) -> None:
         now = time.monotonic()
         if now - self._logged_at >= _LOG_INTERVAL:
             self._logged_at = now
             log.warning(message, exc)
+
+
+def _commit_waiting(seconds: float) -> None:
+    log.warning(
+        "PostgreSQL has not answered a commit for %.0f s; the batch in hand waits (the"
+        " stream gives its messages to another loader after the ack wait)",
+        seconds,
+    )
 
 
 async def status(settings: LoaderSettings) -> Lag | None:
@@ -343,12 +363,19 @@ async def status(settings: LoaderSettings) -> Lag | None:
         await client.close()
 
 
-def run(settings: LoaderSettings, *, once: bool = False) -> tuple[Progress, Lag | None]:
+def run(
+    settings: LoaderSettings,
+    *,
+    once: bool = False,
+    watch: Callable[[Loader], None] | None = None,
+) -> tuple[Progress, Lag | None]:
     """Run a loader in this process until SIGTERM / SIGINT (or, ``once``, until the
-    stream is empty); its progress and final lag."""
+    stream is empty); its progress and final lag. ``watch`` is shown the loader first."""
 
     async def main() -> tuple[Progress, Lag | None]:
         loader = Loader(settings)
+        if watch is not None:  # e.g. the metrics, reading its progress and lag
+            watch(loader)
         task = asyncio.current_task()
         assert task is not None
         on_signal.install(loader.stop, task)
@@ -368,7 +395,10 @@ def run(settings: LoaderSettings, *, once: bool = False) -> tuple[Progress, Lag 
         log.info("stopped: %s", loader.progress.line(lag))
         return loader.progress, lag
 
-    on_signal = StopOnSignal(stop_timeout=STOP_TIMEOUT, exit_timeout=EXIT_TIMEOUT)
+    on_signal = StopOnSignal(
+        stop_timeout=settings.load_stop_timeout_seconds,
+        exit_timeout=settings.load_stop_timeout_seconds + EXIT_MARGIN,
+    )
     try:
         return asyncio.run(main())
     except NATS_ERRORS as exc:

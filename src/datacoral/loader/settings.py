@@ -1,8 +1,9 @@
 """How ``datacoral load`` runs: one typed value object, read once at start.
 
 As for ``datacoral serve`` (:mod:`datacoral.config`), every field can come from a
-``DATACORAL_<NAME>`` environment variable, and options win. The stream's fields
-have the names ``serve`` uses, so one environment configures both roles.
+``DATACORAL_<NAME>`` environment variable or the ``[load]`` table of a config file, and
+options win. The stream's fields have the names ``serve`` uses, so one environment
+configures both roles.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from datacoral.logs import LOG_FORMATS
 from datacoral.storage.jetstream_settings import (
     DEFAULT_STREAM,
     DEFAULT_SUBJECT,
@@ -48,8 +50,19 @@ class LoaderSettings:
     load_max_ack_pending: int = 20_000
     #: Seconds between two progress lines (loaded, per fetch, lag) in the log.
     load_report_interval_seconds: float = 10.0
+    #: Seconds the batch in hand gets to finish after SIGTERM / SIGINT; then it is
+    #: left to the stream (delivered again after the ack wait) and the loader exits 0.
+    #: A loader still running 10 s later (its event loop blocked) exits with status 1.
+    load_stop_timeout_seconds: float = 15.0
     storage_busy_timeout_seconds: float = 2.0
+    #: The port of the Prometheus listener (``GET /metrics``); 0 picks a free one. None:
+    #: no metrics (see :mod:`datacoral.loader.metrics`).
+    metrics_port: int | None = None
+    #: The interface the Prometheus listener binds: loopback unless said otherwise.
+    metrics_host: str = "127.0.0.1"
     log_level: str = "info"
+    #: ``text`` (one line per record) or ``json`` (one JSON object per line).
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         if not isinstance(self.db, DatabaseURL):
@@ -70,6 +83,14 @@ class LoaderSettings:
             raise ValueError("load_max_ack_pending must be at least load_batch_size")
         if not 0 < self.load_report_interval_seconds <= 86400:
             raise ValueError("load_report_interval_seconds must be more than 0")
+        if not 0 < self.load_stop_timeout_seconds <= 3600:
+            raise ValueError("load_stop_timeout_seconds must be more than 0 and at most 3600")
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
+            raise ValueError(f"metrics_port must be 0-65535, got {self.metrics_port}")
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(
+                f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}"
+            )
 
     def stream_settings(self) -> StreamSettings:
         return StreamSettings(
@@ -88,23 +109,30 @@ class LoaderSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> LoaderSettings:
         """Settings from ``DATACORAL_*`` variables, then ``overrides`` (None values ignored)."""
+        values = cls.env_values(environ)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "db" not in values:
+            raise ValueError("db must be given: --db postgresql://... or DATACORAL_DB")
+        return cls(**values)
+
+    @classmethod
+    def env_values(cls, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The settings that ``DATACORAL_*`` variables set (an empty one sets nothing),
+        parsed; ValueError naming the variable when one cannot be."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             raw = env.get(f"DATACORAL_{f.name.upper()}")
             if raw is not None and raw != "":
                 values[f.name] = _parse(f.name, str(f.type), raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        if "db" not in values:
-            raise ValueError("db must be given: --db postgresql://... or DATACORAL_DB")
-        return cls(**values)
+        return values
 
 
 def _parse(name: str, kind: str, raw: str) -> Any:
     variable = f"DATACORAL_{name.upper()}"
     if name == "stream":
         return parse_servers(raw)
-    if kind == "int":
+    if kind in ("int", "int | None"):
         try:
             return int(raw)
         except ValueError:

@@ -29,7 +29,8 @@ from typing import Any
 
 log = logging.getLogger("datacoral.loader")
 
-SIGNALS = (signal.SIGTERM, signal.SIGINT)
+#: The signals that stop a loader.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class StopOnSignal:
@@ -56,7 +57,7 @@ class StopOnSignal:
         and cancels ``task`` if it has not returned ``stop_timeout`` seconds later."""
         self._loop, self._stop, self._task = asyncio.get_running_loop(), stop, task
         self._warning.start()
-        for sig in SIGNALS:
+        for sig in STOP_SIGNALS:
             self._previous[sig] = signal.signal(sig, self._received)
 
     def uninstall(self) -> None:
@@ -85,6 +86,7 @@ class StopOnSignal:
     def _warn(self) -> None:
         """Log the reason just before faulthandler's exit (from a thread of its own:
         the loop is blocked by then)."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # for the main thread
         self._signalled.wait()
         if self._disarmed.wait(max(0.0, self.exit_timeout - 0.5)):
             return

@@ -16,11 +16,12 @@ picks one from ``--db``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from datacoral.admin.environments import DEFAULT_VALIDATION, ValidationMode
+from datacoral.admin.rate_limits import RateLimit
 
 
 class StorageError(Exception):
@@ -43,21 +44,25 @@ class StorageUnusable(StorageError):
 
 @dataclass(frozen=True, slots=True)
 class KeyRecord:
-    """What the collector needs to know about an API key (never the key itself)."""
+    """What the collector needs to know about an API key (never the key itself), and its
+    rate limit (None: only the environment's applies)."""
 
     key_id: str
     environment: str
     revoked: bool
+    rate_limit: RateLimit | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class EnvironmentRecord:
-    """An environment, the CORS origins it allows (exact or ``*.`` wildcard), and what it
-    does with the Iglu schemas of its events (``validation``)."""
+    """An environment, the CORS origins it allows (exact or ``*.`` wildcard), what it
+    does with the Iglu schemas of its events (``validation``), and the rate limit of all
+    its keys together (None: no limit)."""
 
     name: str
     origins: tuple[str, ...] = ()
     validation: ValidationMode = DEFAULT_VALIDATION
+    rate_limit: RateLimit | None = None
 
 
 @dataclass(slots=True)
@@ -199,6 +204,7 @@ class KeyInfo:
     created_at: int
     last_used_at: int | None = None
     revoked_at: int | None = None
+    rate_limit: RateLimit | None = None
 
     @property
     def revoked(self) -> bool:
@@ -232,8 +238,87 @@ class StoredBadRow:
     row: BadRow
 
 
-class AdminStorage(Storage, Protocol):
-    """A backend as the command line uses it: environments, keys and stored events.
+@dataclass(frozen=True, slots=True)
+class AdminTokenRecord:
+    """What the endpoint needs to know about an admin token (never the token itself)."""
+
+    token_id: str
+    environment: str
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AdminTokenInfo:
+    """What may be shown about an admin token: never the token, only its first characters.
+
+    Timestamps are integer milliseconds since the epoch (UTC).
+    """
+
+    token_id: str
+    environment: str
+    label: str | None
+    prefix: str
+    created_at: int
+    revoked_at: int | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+#: The most events one :class:`EventQuery` may ask for.
+MAX_QUERY_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventQuery:
+    """Which good events of one environment to read, newest first; every condition given
+    must hold. ``schema`` is (event_vendor, event_name, event_format, event_version);
+    the event must carry a context of each of ``context_schemas`` (Iglu URIs) and have
+    one of ``event_ids`` when given; ``since`` (inclusive) and ``until`` (exclusive) bound
+    ``collector_tstamp`` in milliseconds; at most ``limit`` events are read."""
+
+    event: str | None = None
+    schema: tuple[str, str, str, str] | None = None
+    context_schemas: tuple[str, ...] = ()
+    event_ids: tuple[str, ...] = ()
+    app_id: str | None = None
+    since: int | None = None
+    until: int | None = None
+    limit: int = MAX_QUERY_LIMIT
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.limit <= MAX_QUERY_LIMIT:
+            raise ValueError(f"limit must be 0-{MAX_QUERY_LIMIT}, got {self.limit}")
+
+
+@runtime_checkable
+class InspectionStorage(Protocol):
+    """What the endpoint's inspection API (``/micro/*``) reads and deletes, one environment
+    at a time, authenticated by admin tokens. The reads never wait for the collector's
+    own look-ups, nor they for them, and each returns at most its ``limit``."""
+
+    def lookup_admin_token(self, token_hash: bytes) -> AdminTokenRecord | None:
+        """The admin token whose SHA-256 digest is ``token_hash``, or None."""
+
+    def environment_counts(self, environment: str) -> EventCounts:
+        """The good, bad, duplicate and unvalidated counts of one environment."""
+
+    def query_events(self, environment: str, query: EventQuery) -> list[StoredEvent]:
+        """The good events of ``environment`` that ``query`` picks, newest first."""
+
+    def recent_bad_rows(self, environment: str, limit: int) -> list[StoredBadRow]:
+        """The ``limit`` newest bad rows of ``environment``, newest first."""
+
+    def delete_events(self, environment: str) -> None:
+        """Delete the environment's good events, bad rows and duplicate count, keeping
+        the environment, its keys, tokens and origins (a test fixture's reset). Positions
+        may then start again lower: a follower starts over."""
+
+
+class AdminStorage(Storage, InspectionStorage, Protocol):
+    """A backend as the command line uses it: environments, keys, admin tokens and stored
+    events.
 
     These methods work without :meth:`Storage.open` (a command opens no writer);
     :meth:`Storage.close` releases what they used. Timestamps are integer
@@ -257,6 +342,10 @@ class AdminStorage(Storage, Protocol):
         """Change what environment ``name`` does with schemas; running collectors follow
         within a second."""
 
+    def set_environment_rate_limit(self, name: str, limit: RateLimit | None) -> EnvironmentRecord:
+        """Set (None: remove) the rate limit of all of environment ``name``'s keys together;
+        running collectors follow within a second."""
+
     def delete_environment(self, name: str, *, force: bool = False) -> None:
         """Remove an environment; refused while it has keys or events unless ``force``."""
 
@@ -265,13 +354,20 @@ class AdminStorage(Storage, Protocol):
 
     def remove_origin(self, environment: str, origin: str) -> EnvironmentRecord: ...
 
-    def create_key(self, environment: str, label: str | None = None) -> tuple[KeyInfo, str]:
-        """A new key: its info and the plaintext, returned only here and stored nowhere."""
+    def create_key(
+        self, environment: str, label: str | None = None, *, rate_limit: RateLimit | None = None
+    ) -> tuple[KeyInfo, str]:
+        """A new key (with ``rate_limit``, if given): its info and the plaintext, returned
+        only here and stored nowhere."""
 
     def list_keys(self, environment: str | None = None) -> list[KeyInfo]: ...
 
     def revoke_key(self, key_id: str) -> KeyInfo:
         """Revoke at once; revoking twice keeps the first revocation time."""
+
+    def set_key_rate_limit(self, key_id: str, limit: RateLimit | None) -> KeyInfo:
+        """Set (None: remove) the rate limit of key ``key_id``, within its environment's;
+        running collectors follow within a second."""
 
     def count_events(self, environment: str | None = None) -> list[EventCounts]: ...
 
@@ -290,7 +386,51 @@ class AdminStorage(Storage, Protocol):
     def find_events(self, event_id: str) -> list[StoredEvent]:
         """Every stored good event with this id (one per environment at most)."""
 
-    def delete_events(self, environment: str) -> None:
-        """Delete the environment's good events, bad rows and duplicate count, keeping
-        the environment, its keys and origins (a test fixture's reset). Positions may
-        then start again lower: a follower starts over."""
+    def iter_events(
+        self,
+        environment: str,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        page_size: int = 1000,
+    ) -> Generator[list[StoredEvent], None, None]:
+        """Every good event of ``environment`` whose ``collector_tstamp`` is in [since,
+        until) (None: unbounded), in storage order, ``page_size`` at a time (``events
+        export``). Memory stays that of one page; the events are read from one snapshot
+        of the store on a connection of their own, which closing the iterator (or
+        reading it to the end) releases. AdminError at once for an unknown environment.
+        """
+
+    def iter_bad_rows(
+        self,
+        environment: str,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        page_size: int = 1000,
+    ) -> Generator[list[StoredBadRow], None, None]:
+        """Every bad row of ``environment`` whose ``received_tstamp`` is in [since, until),
+        as :meth:`iter_events` reads good events."""
+
+    def count_in_range(
+        self,
+        environment: str,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        bad: bool = False,
+    ) -> int:
+        """How many rows :meth:`iter_events` (or, ``bad``, :meth:`iter_bad_rows`) would
+        read now; may read every row of the environment to count them."""
+
+    def create_admin_token(
+        self, environment: str, label: str | None = None
+    ) -> tuple[AdminTokenInfo, str]:
+        """A new admin token: its info and the plaintext, returned only here and stored
+        nowhere."""
+
+    def list_admin_tokens(self, environment: str | None = None) -> list[AdminTokenInfo]: ...
+
+    def revoke_admin_token(self, token_id: str) -> AdminTokenInfo:
+        """Revoke at once (running endpoints refuse it within a second); revoking twice
+        keeps the first revocation time."""

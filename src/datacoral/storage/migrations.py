@@ -5,7 +5,8 @@ own write transaction, and is never edited after release: a schema change is a
 new function appended to :data:`MIGRATIONS`. Migration 1 creates everything and
 the default environments; migration 2 gives each environment its schema validation
 mode (``lenient`` for the environments that exist) and indexes the good events stored
-unvalidated, which ``events count`` counts.
+unvalidated, which ``events count`` counts; migration 3 adds the admin tokens; migration 4
+gives environments and keys their rate limits (none for those that exist).
 """
 
 from __future__ import annotations
@@ -147,10 +148,46 @@ def _migration_2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migration_3(conn: sqlite3.Connection) -> None:
+    # Admin tokens (datacoral.admin.tokens): stored as their digest, like API keys, each
+    # for one environment. The endpoint reads them only for the inspection API, off the
+    # hot path, so no collector keeps a copy and revocation needs no notification.
+    conn.execute(
+        """
+        CREATE TABLE admin_tokens (
+            token_id TEXT PRIMARY KEY,
+            token_hash BLOB NOT NULL UNIQUE,
+            environment TEXT NOT NULL,
+            label TEXT,
+            prefix TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        )
+        """
+    )
+
+
+def _migration_4(conn: sqlite3.Connection) -> None:
+    # Rate limits (datacoral.admin.rate_limits): NULL in all three columns is no limit.
+    # The collector reads them with the environments and with each key's record.
+    for table in ("environments", "api_keys"):
+        conn.execute(
+            f"ALTER TABLE {table} ADD COLUMN rate_limit_events INTEGER"
+            " CHECK (rate_limit_events > 0)"
+        )
+        conn.execute(
+            f"ALTER TABLE {table} ADD COLUMN rate_limit_period INTEGER"
+            " CHECK (rate_limit_period IN (1, 60))"
+        )
+        conn.execute(
+            f"ALTER TABLE {table} ADD COLUMN rate_limit_burst INTEGER CHECK (rate_limit_burst > 0)"
+        )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 #: Migration ``i`` (0-based) brings the schema from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Migration, ...] = (_migration_1, _migration_2)
+MIGRATIONS: tuple[Migration, ...] = (_migration_1, _migration_2, _migration_3, _migration_4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

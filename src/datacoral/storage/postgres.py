@@ -23,7 +23,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -31,15 +31,21 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from datacoral.admin.environments import DEFAULT_VALIDATION, ValidationMode
+from datacoral.admin.rate_limits import RateLimit
 from datacoral.storage import postgres_admin as admin
 from datacoral.storage import postgres_connections as connections
+from datacoral.storage import postgres_inspection as inspection
 from datacoral.storage import postgres_loads as loads
 from datacoral.storage import postgres_queries as queries
+from datacoral.storage import postgres_tokens as tokens
 from datacoral.storage.base import (
+    AdminTokenInfo,
+    AdminTokenRecord,
     BadRow,
     CommitResult,
     EnvironmentRecord,
     EventCounts,
+    EventQuery,
     GoodEvent,
     KeyInfo,
     KeyRecord,
@@ -249,6 +255,9 @@ class PostgresStorage:
     def set_validation(self, name: str, validation: ValidationMode) -> EnvironmentRecord:
         return self._change(lambda conn: admin.set_validation(conn, name, validation))
 
+    def set_environment_rate_limit(self, name: str, limit: RateLimit | None) -> EnvironmentRecord:
+        return self._change(lambda conn: admin.set_environment_rate_limit(conn, name, limit))
+
     def delete_environment(self, name: str, *, force: bool = False) -> None:
         self._change(lambda conn: admin.delete_environment(conn, name, force=force))
 
@@ -258,14 +267,21 @@ class PostgresStorage:
     def remove_origin(self, environment: str, origin: str) -> EnvironmentRecord:
         return self._change(lambda conn: admin.remove_origin(conn, environment, origin))
 
-    def create_key(self, environment: str, label: str | None = None) -> tuple[KeyInfo, str]:
-        return self._change(lambda conn: admin.create_key(conn, environment, label))
+    def create_key(
+        self, environment: str, label: str | None = None, *, rate_limit: RateLimit | None = None
+    ) -> tuple[KeyInfo, str]:
+        return self._change(
+            lambda conn: admin.create_key(conn, environment, label, rate_limit=rate_limit)
+        )
 
     def list_keys(self, environment: str | None = None) -> list[KeyInfo]:
         return self._call(lambda conn: admin.list_keys(conn, environment))
 
     def revoke_key(self, key_id: str) -> KeyInfo:
         return self._change(lambda conn: admin.revoke_key(conn, key_id))
+
+    def set_key_rate_limit(self, key_id: str, limit: RateLimit | None) -> KeyInfo:
+        return self._change(lambda conn: admin.set_key_rate_limit(conn, key_id, limit))
 
     # --- looking at events ---------------------------------------------------
 
@@ -289,13 +305,96 @@ class PostgresStorage:
     def find_events(self, event_id: str) -> list[StoredEvent]:
         return self._call(lambda conn: queries.find_events(conn, event_id))
 
+    def iter_events(
+        self,
+        environment: str,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        page_size: int = 1000,
+    ) -> Generator[list[StoredEvent], None, None]:
+        """Good events stamped in [since, until), in pages, through a server-side cursor
+        on a connection of its own; close the iterator (or exhaust it) to release it."""
+        self._call(lambda conn: admin.require_environment(conn, environment))
+        return self._read_pages(
+            lambda conn: queries.event_pages(conn, environment, since, until, page_size)
+        )
+
+    def iter_bad_rows(
+        self,
+        environment: str,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        page_size: int = 1000,
+    ) -> Generator[list[StoredBadRow], None, None]:
+        """Bad rows received in [since, until), as :meth:`iter_events` reads events."""
+        self._call(lambda conn: admin.require_environment(conn, environment))
+        return self._read_pages(
+            lambda conn: queries.bad_row_pages(conn, environment, since, until, page_size)
+        )
+
+    def count_in_range(
+        self,
+        environment: str,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        bad: bool = False,
+    ) -> int:
+        return self._call(
+            lambda conn: queries.count_in_range(conn, environment, since, until, bad=bad)
+        )
+
     def delete_events(self, environment: str) -> None:
         self._call(lambda conn: queries.delete_events(conn, environment))
+
+    # --- admin tokens and the inspection API ----------------------------------
+    # Tokens are read from the database (through the pool) at each look-up: only the
+    # inspection API uses them, off the hot path, behind a cache of half a second.
+
+    def create_admin_token(
+        self, environment: str, label: str | None = None
+    ) -> tuple[AdminTokenInfo, str]:
+        return self._call(lambda conn: tokens.create_admin_token(conn, environment, label))
+
+    def list_admin_tokens(self, environment: str | None = None) -> list[AdminTokenInfo]:
+        return self._call(lambda conn: tokens.list_admin_tokens(conn, environment))
+
+    def revoke_admin_token(self, token_id: str) -> AdminTokenInfo:
+        return self._call(lambda conn: tokens.revoke_admin_token(conn, token_id))
+
+    def lookup_admin_token(self, token_hash: bytes) -> AdminTokenRecord | None:
+        return self._call(lambda conn: tokens.lookup_admin_token(conn, token_hash))
+
+    def environment_counts(self, environment: str) -> EventCounts:
+        return self._call(lambda conn: inspection.environment_counts(conn, environment))
+
+    def query_events(self, environment: str, query: EventQuery) -> list[StoredEvent]:
+        return self._call(lambda conn: inspection.query_events(conn, environment, query))
+
+    def recent_bad_rows(self, environment: str, limit: int) -> list[StoredBadRow]:
+        return self._call(lambda conn: inspection.recent_bad_rows(conn, environment, limit))
 
     # --- connections ---------------------------------------------------------
 
     def _connect(self) -> Connection:
         return psycopg.connect(self._conninfo, autocommit=True)
+
+    def _read_pages(
+        self, read: Callable[[Connection], Iterator[list[T]]]
+    ) -> Generator[list[T], None, None]:
+        """The pages ``read`` yields from a connection of their own (neither the pool's
+        nor the side connection is held between pages), mapping failures as
+        :meth:`_borrow` does."""
+        try:
+            with self._connect() as conn:
+                self._configure(conn)
+                yield from read(conn)
+        except psycopg.Error as exc:
+            if is_unavailability(exc):
+                raise self._failure(exc) from exc
+            raise
 
     def _configure(self, conn: Connection) -> None:
         """Settings of every connection but the listener's (see

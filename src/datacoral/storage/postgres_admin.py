@@ -20,6 +20,7 @@ from datacoral.admin.environments import (
     parse_validation_mode,
     validate_environment_name,
 )
+from datacoral.admin.rate_limits import RateLimit, from_columns, to_columns
 from datacoral.storage.base import AdminError, EnvironmentRecord, KeyInfo, KeyRecord
 
 Connection = psycopg.Connection[TupleRow]
@@ -30,9 +31,10 @@ def now_ms() -> int:
 
 
 _MS = "(extract(epoch FROM {}) * 1000)::bigint"
+_LIMIT_COLUMNS = "rate_limit_events, rate_limit_period, rate_limit_burst"
 _KEY_COLUMNS = (
     f"key_id, environment, label, prefix, {_MS.format('created_at')},"
-    f" {_MS.format('last_used_at')}, {_MS.format('revoked_at')}"
+    f" {_MS.format('last_used_at')}, {_MS.format('revoked_at')}, {_LIMIT_COLUMNS}"
 )
 
 
@@ -46,21 +48,33 @@ def environments(conn: Connection) -> list[EnvironmentRecord]:
     ):
         allowed.setdefault(environment, []).append(origin)
     return [
-        EnvironmentRecord(name, tuple(allowed.get(name, ())), ValidationMode(validation))
-        for name, validation in conn.execute(
-            "SELECT name, validation FROM environments ORDER BY created_at, id"
+        EnvironmentRecord(
+            name,
+            tuple(allowed.get(name, ())),
+            ValidationMode(validation),
+            from_columns(*limit),
+        )
+        for name, validation, *limit in conn.execute(
+            f"SELECT name, validation, {_LIMIT_COLUMNS} FROM environments ORDER BY created_at, id"
         )
     ]
 
 
 def get_environment(conn: Connection, name: str) -> EnvironmentRecord | None:
-    row = conn.execute("SELECT validation FROM environments WHERE name = %s", (name,)).fetchone()
+    row = conn.execute(
+        f"SELECT validation, {_LIMIT_COLUMNS} FROM environments WHERE name = %s", (name,)
+    ).fetchone()
     if row is None:
         return None
     found = conn.execute(
         "SELECT origin FROM environment_origins WHERE environment = %s ORDER BY origin", (name,)
     )
-    return EnvironmentRecord(name, tuple(origin for (origin,) in found), ValidationMode(row[0]))
+    return EnvironmentRecord(
+        name,
+        tuple(origin for (origin,) in found),
+        ValidationMode(row[0]),
+        from_columns(*row[1:]),
+    )
 
 
 def create_environment(
@@ -102,6 +116,22 @@ def set_validation(conn: Connection, name: str, validation: ValidationMode) -> E
     return _existing(conn, name)
 
 
+def set_environment_rate_limit(
+    conn: Connection, name: str, limit: RateLimit | None
+) -> EnvironmentRecord:
+    """Set (None: remove) the rate limit of environment ``name`` (the UPDATE notifies
+    collectors)."""
+    with conn.transaction():
+        updated = conn.execute(
+            "UPDATE environments SET rate_limit_events = %s, rate_limit_period = %s,"
+            " rate_limit_burst = %s WHERE name = %s RETURNING name",
+            (*to_columns(limit), name),
+        ).fetchone()
+        if updated is None:
+            raise AdminError(f"no environment {name!r}")
+    return _existing(conn, name)
+
+
 def delete_environment(conn: Connection, name: str, *, force: bool = False) -> None:
     with conn.transaction():
         # Locks the environment's row: no key can be created for it meanwhile.
@@ -119,7 +149,7 @@ def delete_environment(conn: Connection, name: str, *, force: bool = False) -> N
                 raise AdminError(
                     f"environment {name!r} still has {key_count} key(s) and {event_count} event(s)"
                 )
-        for table in ("api_keys", "good_events", "bad_rows", "environment_origins"):
+        for table in ("api_keys", "admin_tokens", "good_events", "bad_rows", "environment_origins"):
             conn.execute(f"DELETE FROM {table} WHERE environment = %s", (name,))
         conn.execute("DELETE FROM duplicate_counts WHERE environment = %s", (name,))
         conn.execute("DELETE FROM environments WHERE name = %s", (name,))
@@ -181,7 +211,13 @@ def _count(conn: Connection, sql: str, *args: object) -> int:
 # --- keys --------------------------------------------------------------------
 
 
-def create_key(conn: Connection, environment: str, label: str | None = None) -> tuple[KeyInfo, str]:
+def create_key(
+    conn: Connection,
+    environment: str,
+    label: str | None = None,
+    *,
+    rate_limit: RateLimit | None = None,
+) -> tuple[KeyInfo, str]:
     key = keys.generate_key()
     info = KeyInfo(
         key_id=keys.new_key_id(),
@@ -189,6 +225,7 @@ def create_key(conn: Connection, environment: str, label: str | None = None) -> 
         label=label,
         prefix=keys.visible_prefix(key),
         created_at=now_ms(),
+        rate_limit=rate_limit,
     )
     with conn.transaction():
         # A shared lock on the environment's row: it cannot be deleted under the new key.
@@ -198,11 +235,35 @@ def create_key(conn: Connection, environment: str, label: str | None = None) -> 
         if found is None:
             raise AdminError(f"no environment {environment!r}")
         conn.execute(
-            "INSERT INTO api_keys (key_id, key_hash, environment, label, prefix, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, to_timestamp(%s / 1000.0))",
-            (info.key_id, keys.hash_key(key), environment, label, info.prefix, info.created_at),
+            "INSERT INTO api_keys (key_id, key_hash, environment, label, prefix, created_at,"
+            f" {_LIMIT_COLUMNS})"
+            " VALUES (%s, %s, %s, %s, %s, to_timestamp(%s / 1000.0), %s, %s, %s)",
+            (
+                info.key_id,
+                keys.hash_key(key),
+                environment,
+                label,
+                info.prefix,
+                info.created_at,
+                *to_columns(rate_limit),
+            ),
         )
     return info, key
+
+
+def _key_info(row: TupleRow) -> KeyInfo:
+    """A :class:`KeyInfo` from a row of :data:`_KEY_COLUMNS` (its last three: the limit)."""
+    key_id, environment, label, prefix, created_at, last_used_at, revoked_at = row[:7]
+    return KeyInfo(
+        key_id,
+        environment,
+        label,
+        prefix,
+        created_at,
+        last_used_at,
+        revoked_at,
+        from_columns(*row[7:]),
+    )
 
 
 def list_keys(conn: Connection, environment: str | None = None) -> list[KeyInfo]:
@@ -214,7 +275,7 @@ def list_keys(conn: Connection, environment: str | None = None) -> list[KeyInfo]
             " ORDER BY created_at, key_id",
             (environment,),
         )
-    return [KeyInfo(*row) for row in found]
+    return [_key_info(row) for row in found]
 
 
 def get_key(conn: Connection, key_id: str) -> KeyInfo:
@@ -224,7 +285,7 @@ def get_key(conn: Connection, key_id: str) -> KeyInfo:
     ).fetchone()
     if row is None:
         raise AdminError(f"no key {key_id!r}")
-    return KeyInfo(*row)
+    return _key_info(row)
 
 
 def revoke_key(conn: Connection, key_id: str) -> KeyInfo:
@@ -239,24 +300,47 @@ def revoke_key(conn: Connection, key_id: str) -> KeyInfo:
     return get_key(conn, key_id)
 
 
+def set_key_rate_limit(conn: Connection, key_id: str, limit: RateLimit | None) -> KeyInfo:
+    """Set (None: remove) the rate limit of key ``key_id`` (the UPDATE notifies collectors)."""
+    with conn.transaction():
+        get_key(conn, key_id)
+        conn.execute(
+            "UPDATE api_keys SET rate_limit_events = %s, rate_limit_period = %s,"
+            " rate_limit_burst = %s WHERE key_id = %s",
+            (*to_columns(limit), key_id),
+        )
+    return get_key(conn, key_id)
+
+
 def lookup_key(conn: Connection, key_hash: bytes) -> KeyRecord | None:
     # As in SQLite: an indexed equality look-up on the digest, then a constant-time check.
     row = conn.execute(
-        "SELECT key_hash, key_id, environment, revoked_at IS NOT NULL FROM api_keys"
-        " WHERE key_hash = %s",
+        f"SELECT key_hash, key_id, environment, revoked_at IS NOT NULL, {_LIMIT_COLUMNS}"
+        " FROM api_keys WHERE key_hash = %s",
         (key_hash,),
     ).fetchone()
     if row is None or not keys.digests_match(bytes(row[0]), key_hash):
         return None
-    return KeyRecord(key_id=row[1], environment=row[2], revoked=bool(row[3]))
+    return KeyRecord(
+        key_id=row[1],
+        environment=row[2],
+        revoked=bool(row[3]),
+        rate_limit=from_columns(*row[4:]),
+    )
 
 
 def all_keys(conn: Connection) -> dict[bytes, KeyRecord]:
     """Every key by digest, revoked ones included (what a collector keeps in memory)."""
     return {
-        bytes(digest): KeyRecord(key_id=key_id, environment=environment, revoked=bool(revoked))
-        for digest, key_id, environment, revoked in conn.execute(
-            "SELECT key_hash, key_id, environment, revoked_at IS NOT NULL FROM api_keys"
+        bytes(digest): KeyRecord(
+            key_id=key_id,
+            environment=environment,
+            revoked=bool(revoked),
+            rate_limit=from_columns(*limit),
+        )
+        for digest, key_id, environment, revoked, *limit in conn.execute(
+            f"SELECT key_hash, key_id, environment, revoked_at IS NOT NULL, {_LIMIT_COLUMNS}"
+            " FROM api_keys"
         )
     }
 

@@ -166,8 +166,55 @@ ALTER TABLE environments ADD COLUMN validation text NOT NULL DEFAULT 'lenient'
 CREATE INDEX good_events_unvalidated ON good_events (environment) WHERE NOT schema_validated;
 """
 
+# Admin tokens (datacoral.admin.tokens), stored as their digest like API keys. The
+# endpoint reads them only for the inspection API, off the hot path and through a cache
+# of half a second, so no trigger notifies collectors of a change.
+_MIGRATION_4 = """
+CREATE TABLE admin_tokens (
+    token_id text PRIMARY KEY,
+    token_hash bytea NOT NULL UNIQUE,
+    environment text NOT NULL,
+    label text,
+    prefix text NOT NULL,
+    created_at timestamptz NOT NULL,
+    revoked_at timestamptz
+);
+"""
+
+# Rate limits of environments and keys (datacoral.admin.rate_limits): NULL in all three
+# columns is no limit. Collectors keep them in their copy of environments and keys, so a
+# change must notify them: the keys' trigger now fires on their limit columns too.
+_MIGRATION_5 = """
+ALTER TABLE environments
+    ADD COLUMN rate_limit_events bigint CHECK (rate_limit_events > 0),
+    ADD COLUMN rate_limit_period integer CHECK (rate_limit_period IN (1, 60)),
+    ADD COLUMN rate_limit_burst bigint CHECK (rate_limit_burst > 0),
+    ADD CONSTRAINT environments_rate_limit_whole CHECK (
+        (rate_limit_events IS NULL) = (rate_limit_period IS NULL)
+        AND (rate_limit_events IS NULL) = (rate_limit_burst IS NULL));
+ALTER TABLE api_keys
+    ADD COLUMN rate_limit_events bigint CHECK (rate_limit_events > 0),
+    ADD COLUMN rate_limit_period integer CHECK (rate_limit_period IN (1, 60)),
+    ADD COLUMN rate_limit_burst bigint CHECK (rate_limit_burst > 0),
+    ADD CONSTRAINT api_keys_rate_limit_whole CHECK (
+        (rate_limit_events IS NULL) = (rate_limit_period IS NULL)
+        AND (rate_limit_events IS NULL) = (rate_limit_burst IS NULL));
+DROP TRIGGER api_keys_changed ON api_keys;
+CREATE TRIGGER api_keys_changed
+    AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF key_hash, environment, revoked_at,
+        rate_limit_events, rate_limit_period, rate_limit_burst
+    ON api_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION datacoral_metadata_changed();
+"""
+
 #: Migration ``i`` (0-based) brings the schema from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[str, ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
+MIGRATIONS: tuple[str, ...] = (
+    _MIGRATION_1,
+    _MIGRATION_2,
+    _MIGRATION_3,
+    _MIGRATION_4,
+    _MIGRATION_5,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _LEDGER = """

@@ -1,5 +1,6 @@
-"""Views of stored events for the CLI: counts, tails, one event by id; and
-:func:`delete_events`, which empties one environment (test fixtures' reset).
+"""Views of stored events for the CLI: counts, tails, one event by id, every event of
+a time range page by page (``events export``); and :func:`delete_events`, which
+empties one environment (test fixtures' reset).
 
 The PostgreSQL twin of :mod:`.sqlite_queries`. Positions are the tables' ``id``
 columns (identity, so they only grow). One caveat SQLite does not have: with
@@ -11,6 +12,8 @@ that instant; ``events count`` and ``events show`` always see every row.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from datacoral.storage import postgres_rows as rows
 from datacoral.storage.base import AdminError, EventCounts, StoredBadRow, StoredEvent
@@ -126,3 +129,92 @@ def delete_events(conn: Connection, environment: str) -> None:
             raise AdminError(f"no environment {environment!r}")
         for table in ("good_events", "bad_rows", "duplicate_counts"):
             conn.execute(f"DELETE FROM {table} WHERE environment = %s", (environment,))
+
+
+def event_pages(
+    conn: Connection,
+    environment: str,
+    since: int | None,
+    until: int | None,
+    page_size: int,
+) -> Iterator[list[StoredEvent]]:
+    """Good events of ``environment`` whose ``collector_tstamp`` is in [since, until),
+    in storage order, ``page_size`` at a time.
+
+    A server-side cursor, in a transaction of its own on ``conn``, reads them: the
+    client holds one page at a time, and the cursor's snapshot (every row committed
+    when it opened, whatever order the collectors committed in) stays the same to the
+    end. Cursors are planned for their first rows: the scan follows the ``id`` index.
+    """
+    bounds, values = _time_bounds("collector_tstamp", since, until)
+    yield from _pages(
+        conn,
+        f"{rows.SELECT_GOOD} WHERE environment = %s{bounds} ORDER BY id",
+        (environment, *values),
+        page_size,
+        lambda row: StoredEvent(*rows.good_event(row)),
+    )
+
+
+def bad_row_pages(
+    conn: Connection,
+    environment: str,
+    since: int | None,
+    until: int | None,
+    page_size: int,
+) -> Iterator[list[StoredBadRow]]:
+    """Bad rows of ``environment`` whose ``received_tstamp`` is in [since, until), in
+    storage order, ``page_size`` at a time; a cursor, as :func:`event_pages`."""
+    bounds, values = _time_bounds("received_tstamp", since, until)
+    yield from _pages(
+        conn,
+        f"{rows.SELECT_BAD} WHERE environment = %s{bounds} ORDER BY id",
+        (environment, *values),
+        page_size,
+        lambda row: StoredBadRow(*rows.bad_row(row)),
+    )
+
+
+def count_in_range(
+    conn: Connection, environment: str, since: int | None, until: int | None, *, bad: bool
+) -> int:
+    """How many good events (or ``bad`` rows) of ``environment`` :func:`event_pages`
+    (or :func:`bad_row_pages`) would read."""
+    require_environment(conn, environment)
+    column = "received_tstamp" if bad else "collector_tstamp"
+    bounds, values = _time_bounds(column, since, until)
+    table = "bad_rows" if bad else "good_events"
+    row = conn.execute(
+        f"SELECT count(*) FROM {table} WHERE environment = %s{bounds}",
+        (environment, *values),
+    ).fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+Record = TypeVar("Record")
+
+
+def _pages(
+    conn: Connection,
+    query: str,
+    params: tuple[object, ...],
+    page_size: int,
+    record: Callable[[tuple[Any, ...]], Record],
+) -> Iterator[list[Record]]:
+    with conn.transaction(), conn.cursor(name="datacoral_export") as cursor:
+        cursor.itersize = page_size
+        cursor.execute(query, params)
+        while page := cursor.fetchmany(page_size):
+            yield [record(row) for row in page]
+
+
+def _time_bounds(column: str, since: int | None, until: int | None) -> tuple[str, tuple[int, ...]]:
+    """SQL (to follow a WHERE clause) and parameters for ``since <= column < until``.
+    The bounds become timestamps as the stored times did (postgres_rows.py), so a row
+    stamped at a bound compares equal to it."""
+    sql, values = "", tuple[int, ...]()
+    if since is not None:
+        sql, values = f" AND {column} >= to_timestamp(%s / 1000.0)", (since,)
+    if until is not None:
+        sql, values = f"{sql} AND {column} < to_timestamp(%s / 1000.0)", (*values, until)
+    return sql, values

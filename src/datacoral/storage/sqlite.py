@@ -16,7 +16,10 @@ unique (environment, event id) index is what dominates insert cost, and with a
 Writes go through one writer thread (:mod:`.group_commit`, :mod:`.sqlite_writer`)
 that owns its connection. Everything else (key look-ups, admin operations, CLI
 queries) uses a separate side connection guarded by a lock, so reads never wait
-for the writer's transaction (WAL readers do not block on the writer).
+for the writer's transaction (WAL readers do not block on the writer). The
+inspection API (admin-token look-ups, its queries and its reset) has a connection
+and a lock of its own: a long query there never holds up a key look-up, which the
+collector makes on its event loop.
 """
 
 from __future__ import annotations
@@ -25,18 +28,28 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, TypeVar
 
 from datacoral.admin.environments import DEFAULT_VALIDATION, ValidationMode
-from datacoral.storage import migrations, sqlite_admin, sqlite_queries
+from datacoral.admin.rate_limits import RateLimit
+from datacoral.storage import (
+    migrations,
+    sqlite_admin,
+    sqlite_inspection,
+    sqlite_queries,
+    sqlite_tokens,
+)
 from datacoral.storage.base import (
+    AdminTokenInfo,
+    AdminTokenRecord,
     BadRow,
     CommitResult,
     EnvironmentRecord,
     EventCounts,
+    EventQuery,
     GoodEvent,
     KeyInfo,
     KeyRecord,
@@ -80,6 +93,8 @@ class SQLiteStorage:
         self._lifecycle = threading.Lock()
         self._side_lock = threading.Lock()
         self._side_conn: sqlite3.Connection | None = None
+        self._inspection_lock = threading.Lock()
+        self._inspection_conn: sqlite3.Connection | None = None
         self._writer: SQLiteEventWriter | None = None
         self._committer: GroupCommitter | None = None
         self._last_probe = 0.0
@@ -117,6 +132,10 @@ class SQLiteStorage:
                     pass  # last-used times are advisory; never fail a shutdown on them
                 finally:
                     writer.close()
+            with self._inspection_lock:
+                if self._inspection_conn is not None:
+                    self._inspection_conn.close()
+                    self._inspection_conn = None
             with self._side_lock:
                 if self._side_conn is not None:
                     self._side_conn.close()
@@ -203,6 +222,10 @@ class SQLiteStorage:
         """Set the environment's schema validation mode; running collectors poll for it."""
         return self._call(lambda conn: sqlite_admin.set_validation(conn, name, validation))
 
+    def set_environment_rate_limit(self, name: str, limit: RateLimit | None) -> EnvironmentRecord:
+        """Set (None: remove) the environment's rate limit; running collectors poll for it."""
+        return self._call(lambda conn: sqlite_admin.set_environment_rate_limit(conn, name, limit))
+
     def delete_environment(self, name: str, *, force: bool = False) -> None:
         """Remove an environment; refused while it has keys or events unless ``force``."""
         self._call(lambda conn: sqlite_admin.delete_environment(conn, name, force=force))
@@ -214,15 +237,23 @@ class SQLiteStorage:
     def remove_origin(self, environment: str, origin: str) -> EnvironmentRecord:
         return self._call(lambda conn: sqlite_admin.remove_origin(conn, environment, origin))
 
-    def create_key(self, environment: str, label: str | None = None) -> tuple[KeyInfo, str]:
+    def create_key(
+        self, environment: str, label: str | None = None, *, rate_limit: RateLimit | None = None
+    ) -> tuple[KeyInfo, str]:
         """A new key for ``environment``: its info and the plaintext, returned only here."""
-        return self._call(lambda conn: sqlite_admin.create_key(conn, environment, label))
+        return self._call(
+            lambda conn: sqlite_admin.create_key(conn, environment, label, rate_limit=rate_limit)
+        )
 
     def list_keys(self, environment: str | None = None) -> list[KeyInfo]:
         return self._call(lambda conn: sqlite_admin.list_keys(conn, environment))
 
     def revoke_key(self, key_id: str) -> KeyInfo:
         return self._call(lambda conn: sqlite_admin.revoke_key(conn, key_id))
+
+    def set_key_rate_limit(self, key_id: str, limit: RateLimit | None) -> KeyInfo:
+        """Set (None: remove) the key's rate limit; running collectors poll for it."""
+        return self._call(lambda conn: sqlite_admin.set_key_rate_limit(conn, key_id, limit))
 
     # --- looking at events ---------------------------------------------------
 
@@ -251,10 +282,82 @@ class SQLiteStorage:
         """Every stored good event with this id (one per environment at most)."""
         return self._call(lambda conn: sqlite_queries.find_events(conn, event_id))
 
+    def iter_events(
+        self,
+        environment: str,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        page_size: int = 1000,
+    ) -> Generator[list[StoredEvent], None, None]:
+        """Good events stamped in [since, until), in pages, read on a connection of their
+        own from one snapshot; close the iterator (or exhaust it) to release it."""
+        self._call(lambda conn: sqlite_admin.require_environment(conn, environment))
+        return self._read_pages(
+            lambda conn: sqlite_queries.event_pages(conn, environment, since, until, page_size)
+        )
+
+    def iter_bad_rows(
+        self,
+        environment: str,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        page_size: int = 1000,
+    ) -> Generator[list[StoredBadRow], None, None]:
+        """Bad rows received in [since, until), as :meth:`iter_events` reads events."""
+        self._call(lambda conn: sqlite_admin.require_environment(conn, environment))
+        return self._read_pages(
+            lambda conn: sqlite_queries.bad_row_pages(conn, environment, since, until, page_size)
+        )
+
+    def count_in_range(
+        self,
+        environment: str,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        bad: bool = False,
+    ) -> int:
+        return self._call(
+            lambda conn: sqlite_queries.count_in_range(conn, environment, since, until, bad=bad)
+        )
+
     def delete_events(self, environment: str) -> None:
         """Delete the environment's good events, bad rows and duplicate count (a test
-        fixture's reset); the environment, its keys and origins stay."""
-        self._call(lambda conn: sqlite_queries.delete_events(conn, environment))
+        fixture's reset); the environment, its keys, tokens and origins stay."""
+        self._inspect(lambda conn: sqlite_queries.delete_events(conn, environment))
+
+    # --- admin tokens and the inspection API ----------------------------------
+
+    def create_admin_token(
+        self, environment: str, label: str | None = None
+    ) -> tuple[AdminTokenInfo, str]:
+        """A new admin token for ``environment``: its info and the plaintext, returned
+        only here."""
+        return self._call(lambda conn: sqlite_tokens.create_admin_token(conn, environment, label))
+
+    def list_admin_tokens(self, environment: str | None = None) -> list[AdminTokenInfo]:
+        return self._call(lambda conn: sqlite_tokens.list_admin_tokens(conn, environment))
+
+    def revoke_admin_token(self, token_id: str) -> AdminTokenInfo:
+        return self._call(lambda conn: sqlite_tokens.revoke_admin_token(conn, token_id))
+
+    def lookup_admin_token(self, token_hash: bytes) -> AdminTokenRecord | None:
+        return self._inspect(lambda conn: sqlite_tokens.lookup_admin_token(conn, token_hash))
+
+    def environment_counts(self, environment: str) -> EventCounts:
+        return self._inspect(lambda conn: sqlite_inspection.environment_counts(conn, environment))
+
+    def query_events(self, environment: str, query: EventQuery) -> list[StoredEvent]:
+        """The good events of ``environment`` that ``query`` picks, newest first."""
+        return self._inspect(lambda conn: sqlite_inspection.query_events(conn, environment, query))
+
+    def recent_bad_rows(self, environment: str, limit: int) -> list[StoredBadRow]:
+        """The ``limit`` newest bad rows of ``environment``, newest first."""
+        return self._inspect(
+            lambda conn: sqlite_inspection.recent_bad_rows(conn, environment, limit)
+        )
 
     # --- connections ---------------------------------------------------------
 
@@ -282,6 +385,36 @@ class SQLiteStorage:
             if is_unavailability(exc):
                 raise StorageUnavailable(f"storage unavailable: {exc}") from exc
             raise
+
+    def _inspect(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` on the inspection connection (made once the file is migrated),
+        mapping storage failures as :meth:`_call` does."""
+        try:
+            with self._inspection_lock:
+                if self._inspection_conn is None:
+                    self._call(lambda conn: None)  # creates or migrates the file first
+                    self._inspection_conn = self._connect()
+                return work(self._inspection_conn)
+        except sqlite3.Error as exc:
+            if is_unavailability(exc):
+                raise StorageUnavailable(f"storage unavailable: {exc}") from exc
+            raise
+
+    def _read_pages(
+        self, read: Callable[[sqlite3.Connection], Iterator[list[T]]]
+    ) -> Generator[list[T], None, None]:
+        """The pages ``read`` yields from a read-only connection of their own (the side
+        connection stays free between pages), mapping storage failures as :meth:`_call`."""
+        conn = self._connect()
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            yield from read(conn)
+        except sqlite3.Error as exc:
+            if is_unavailability(exc):
+                raise StorageUnavailable(f"storage unavailable: {exc}") from exc
+            raise
+        finally:
+            conn.close()
 
     @contextmanager
     def _side(self) -> Iterator[sqlite3.Connection]:

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from datacoral.admin import keys, origins
 from datacoral.admin.environments import (
@@ -20,9 +21,13 @@ from datacoral.admin.environments import (
     parse_validation_mode,
     validate_environment_name,
 )
+from datacoral.admin.rate_limits import RateLimit, from_columns, to_columns
 from datacoral.storage.base import AdminError, EnvironmentRecord, KeyInfo, KeyRecord
 
-_KEY_COLUMNS = "key_id, environment, label, prefix, created_at, last_used_at, revoked_at"
+_LIMIT_COLUMNS = "rate_limit_events, rate_limit_period, rate_limit_burst"
+_KEY_COLUMNS = (
+    f"key_id, environment, label, prefix, created_at, last_used_at, revoked_at, {_LIMIT_COLUMNS}"
+)
 
 
 def now_ms() -> int:
@@ -52,21 +57,34 @@ def environments(conn: sqlite3.Connection) -> list[EnvironmentRecord]:
     ):
         origins.setdefault(environment, []).append(origin)
     return [
-        EnvironmentRecord(name, tuple(origins.get(name, ())), ValidationMode(validation))
-        for name, validation in conn.execute(
-            "SELECT name, validation FROM environments ORDER BY created_at, rowid"
+        EnvironmentRecord(
+            name,
+            tuple(origins.get(name, ())),
+            ValidationMode(validation),
+            from_columns(*limit),
+        )
+        for name, validation, *limit in conn.execute(
+            f"SELECT name, validation, {_LIMIT_COLUMNS} FROM environments"
+            " ORDER BY created_at, rowid"
         )
     ]
 
 
 def get_environment(conn: sqlite3.Connection, name: str) -> EnvironmentRecord | None:
-    row = conn.execute("SELECT validation FROM environments WHERE name = ?", (name,)).fetchone()
+    row = conn.execute(
+        f"SELECT validation, {_LIMIT_COLUMNS} FROM environments WHERE name = ?", (name,)
+    ).fetchone()
     if row is None:
         return None
     found = conn.execute(
         "SELECT origin FROM environment_origins WHERE environment = ? ORDER BY origin", (name,)
     )
-    return EnvironmentRecord(name, tuple(origin for (origin,) in found), ValidationMode(row[0]))
+    return EnvironmentRecord(
+        name,
+        tuple(origin for (origin,) in found),
+        ValidationMode(row[0]),
+        from_columns(*row[1:]),
+    )
 
 
 def create_environment(
@@ -104,6 +122,20 @@ def set_validation(
     return _existing(conn, name)
 
 
+def set_environment_rate_limit(
+    conn: sqlite3.Connection, name: str, limit: RateLimit | None
+) -> EnvironmentRecord:
+    """Set (None: remove) the rate limit of environment ``name`` (collectors poll for it)."""
+    with write_transaction(conn):
+        require_environment(conn, name)
+        conn.execute(
+            "UPDATE environments SET rate_limit_events = ?, rate_limit_period = ?,"
+            " rate_limit_burst = ? WHERE name = ?",
+            (*to_columns(limit), name),
+        )
+    return _existing(conn, name)
+
+
 def delete_environment(conn: sqlite3.Connection, name: str, *, force: bool = False) -> None:
     with write_transaction(conn):
         require_environment(conn, name)
@@ -116,7 +148,7 @@ def delete_environment(conn: sqlite3.Connection, name: str, *, force: bool = Fal
                 raise AdminError(
                     f"environment {name!r} still has {key_count} key(s) and {event_count} event(s)"
                 )
-        for table in ("api_keys", "good_events", "bad_rows", "environment_origins"):
+        for table in ("api_keys", "admin_tokens", "good_events", "bad_rows", "environment_origins"):
             conn.execute(f"DELETE FROM {table} WHERE environment = ?", (name,))
         conn.execute("DELETE FROM duplicate_counts WHERE environment = ?", (name,))
         conn.execute("DELETE FROM environments WHERE name = ?", (name,))
@@ -176,7 +208,11 @@ def _count(conn: sqlite3.Connection, sql: str, *args: object) -> int:
 
 
 def create_key(
-    conn: sqlite3.Connection, environment: str, label: str | None = None
+    conn: sqlite3.Connection,
+    environment: str,
+    label: str | None = None,
+    *,
+    rate_limit: RateLimit | None = None,
 ) -> tuple[KeyInfo, str]:
     key = keys.generate_key()
     info = KeyInfo(
@@ -185,12 +221,13 @@ def create_key(
         label=label,
         prefix=keys.visible_prefix(key),
         created_at=now_ms(),
+        rate_limit=rate_limit,
     )
     with write_transaction(conn):
         require_environment(conn, environment)
         conn.execute(
-            "INSERT INTO api_keys (key_id, key_hash, environment, label, prefix, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO api_keys (key_id, key_hash, environment, label, prefix, created_at,"
+            f" {_LIMIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 info.key_id,
                 keys.hash_key(key),
@@ -198,9 +235,25 @@ def create_key(
                 label,
                 info.prefix,
                 info.created_at,
+                *to_columns(rate_limit),
             ),
         )
     return info, key
+
+
+def _key_info(row: Any) -> KeyInfo:
+    """A :class:`KeyInfo` from a row of :data:`_KEY_COLUMNS` (its last three: the limit)."""
+    key_id, environment, label, prefix, created_at, last_used_at, revoked_at = row[:7]
+    return KeyInfo(
+        key_id,
+        environment,
+        label,
+        prefix,
+        created_at,
+        last_used_at,
+        revoked_at,
+        from_columns(*row[7:]),
+    )
 
 
 def list_keys(conn: sqlite3.Connection, environment: str | None = None) -> list[KeyInfo]:
@@ -212,7 +265,7 @@ def list_keys(conn: sqlite3.Connection, environment: str | None = None) -> list[
             " ORDER BY created_at, key_id",
             (environment,),
         )
-    return [KeyInfo(*row) for row in found]
+    return [_key_info(row) for row in found]
 
 
 def get_key(conn: sqlite3.Connection, key_id: str) -> KeyInfo:
@@ -221,7 +274,7 @@ def get_key(conn: sqlite3.Connection, key_id: str) -> KeyInfo:
     ).fetchone()
     if row is None:
         raise AdminError(f"no key {key_id!r}")
-    return KeyInfo(*row)
+    return _key_info(row)
 
 
 def revoke_key(conn: sqlite3.Connection, key_id: str) -> KeyInfo:
@@ -235,13 +288,31 @@ def revoke_key(conn: sqlite3.Connection, key_id: str) -> KeyInfo:
     return get_key(conn, key_id)
 
 
+def set_key_rate_limit(conn: sqlite3.Connection, key_id: str, limit: RateLimit | None) -> KeyInfo:
+    """Set (None: remove) the rate limit of key ``key_id`` (collectors poll for it)."""
+    with write_transaction(conn):
+        get_key(conn, key_id)
+        conn.execute(
+            "UPDATE api_keys SET rate_limit_events = ?, rate_limit_period = ?,"
+            " rate_limit_burst = ? WHERE key_id = ?",
+            (*to_columns(limit), key_id),
+        )
+    return get_key(conn, key_id)
+
+
 def lookup_key(conn: sqlite3.Connection, key_hash: bytes) -> KeyRecord | None:
     # An indexed equality look-up on the digest leaks nothing usable about the
     # key; the final comparison is constant-time all the same.
     row = conn.execute(
-        "SELECT key_hash, key_id, environment, revoked_at FROM api_keys WHERE key_hash = ?",
+        f"SELECT key_hash, key_id, environment, revoked_at, {_LIMIT_COLUMNS} FROM api_keys"
+        " WHERE key_hash = ?",
         (key_hash,),
     ).fetchone()
     if row is None or not keys.digests_match(bytes(row[0]), key_hash):
         return None
-    return KeyRecord(key_id=row[1], environment=row[2], revoked=row[3] is not None)
+    return KeyRecord(
+        key_id=row[1],
+        environment=row[2],
+        revoked=row[3] is not None,
+        rate_limit=from_columns(*row[4:]),
+    )

@@ -1,5 +1,6 @@
-"""Views of stored events for the CLI: counts, tails, one event by id; and
-:func:`delete_events`, which empties one environment (test fixtures' reset).
+"""Views of stored events for the CLI: counts, tails, one event by id, every event of
+a time range page by page (``events export``); and :func:`delete_events`, which
+empties one environment (test fixtures' reset).
 
 Nothing here is on the endpoint's path; the queries use the indexes the writer
 needs anyway (rowid order, the (environment, event id) identity) and the small
@@ -9,6 +10,7 @@ partial index of unvalidated events (migration 2).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 
 from datacoral.storage import sqlite_rows as rows
 from datacoral.storage.base import EventCounts, StoredBadRow, StoredEvent
@@ -113,3 +115,73 @@ def delete_events(conn: sqlite3.Connection, environment: str) -> None:
         require_environment(conn, environment)
         for table in ("good_events", "bad_rows", "duplicate_counts"):
             conn.execute(f"DELETE FROM {table} WHERE environment = ?", (environment,))
+
+
+def event_pages(
+    conn: sqlite3.Connection,
+    environment: str,
+    since: int | None,
+    until: int | None,
+    page_size: int,
+) -> Iterator[list[StoredEvent]]:
+    """Good events of ``environment`` whose ``collector_tstamp`` is in [since, until),
+    in storage order, ``page_size`` at a time.
+
+    One statement reads them all, stepped a page at a time: memory stays that of one
+    page, and the statement's snapshot is the store as it was when reading began. It
+    scans the table in rowid order (``NOT INDEXED``): through the (environment,
+    event id) index SQLite would have to sort every row before returning the first.
+    """
+    bounds, values = _time_bounds("collector_tstamp", since, until)
+    found = conn.execute(
+        f"{rows.SELECT_GOOD} NOT INDEXED WHERE environment = ?{bounds} ORDER BY rowid",
+        (environment, *values),
+    )
+    while page := found.fetchmany(page_size):
+        yield [StoredEvent(*rows.good_event(row)) for row in page]
+
+
+def bad_row_pages(
+    conn: sqlite3.Connection,
+    environment: str,
+    since: int | None,
+    until: int | None,
+    page_size: int,
+) -> Iterator[list[StoredBadRow]]:
+    """Bad rows of ``environment`` whose ``received_tstamp`` is in [since, until), in
+    storage order (the (environment, id) index), ``page_size`` at a time; one
+    statement, as :func:`event_pages`."""
+    bounds, values = _time_bounds("received_tstamp", since, until)
+    found = conn.execute(
+        f"{rows.SELECT_BAD} WHERE environment = ?{bounds} ORDER BY id", (environment, *values)
+    )
+    while page := found.fetchmany(page_size):
+        yield [StoredBadRow(*rows.bad_row(row)) for row in page]
+
+
+def count_in_range(
+    conn: sqlite3.Connection, environment: str, since: int | None, until: int | None, *, bad: bool
+) -> int:
+    """How many good events (or ``bad`` rows) of ``environment`` :func:`event_pages`
+    (or :func:`bad_row_pages`) would read."""
+    require_environment(conn, environment)
+    column = "received_tstamp" if bad else "collector_tstamp"
+    bounds, values = _time_bounds(column, since, until)
+    table = "bad_rows" if bad else "good_events"
+    # Without bounds the count reads an index; with them every row is read anyway.
+    scan = " NOT INDEXED" if bounds and not bad else ""
+    row = conn.execute(
+        f"SELECT count(*) FROM {table}{scan} WHERE environment = ?{bounds}",
+        (environment, *values),
+    ).fetchone()
+    return int(row[0])
+
+
+def _time_bounds(column: str, since: int | None, until: int | None) -> tuple[str, tuple[int, ...]]:
+    """SQL (to follow a WHERE clause) and parameters for ``since <= column < until``."""
+    sql, values = "", tuple[int, ...]()
+    if since is not None:
+        sql, values = f" AND {column} >= ?", (since,)
+    if until is not None:
+        sql, values = f"{sql} AND {column} < ?", (*values, until)
+    return sql, values
