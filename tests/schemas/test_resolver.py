@@ -231,3 +231,23 @@ def test_a_real_outage_of_a_static_registry(iglu_central_folder: str) -> None:
         validator = Validator(settings.build_resolver(clock=clock))
         assert "pattern" in (validator.check("context[0]", web_page, {"id": "x"}) or "")
     assert asked == 3  # link_click twice (found, then 503) and web_page once
+
+
+def test_an_outage_is_logged_once_per_interval_whatever_schemas_clients_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Schema URIs come from clients: a thousand made-up schemas during an outage give one
+    warning line per interval, counting the rest, not a thousand lines."""
+    clock = FakeClock()
+    resolver = _resolver(Scripted("r", Failed("r: HTTP 503")), clock=clock)
+    with caplog.at_level("WARNING", logger="datacoral.schemas"):
+        for i in range(1000):
+            with pytest.raises(SchemaUnavailable):
+                resolver.resolve(parse_schema_uri(f"iglu:com.acme/made_up_{i}/jsonschema/1-0-0"))
+        assert len(caplog.records) == 1
+        assert "made_up_0" in caplog.text and "sources unavailable: r: HTTP 503" in caplog.text
+        clock.advance(5)
+        with pytest.raises(SchemaUnavailable):
+            resolver.resolve(parse_schema_uri("iglu:com.acme/later/jsonschema/1-0-0"))
+    assert len(caplog.records) == 2
+    assert "(999 more look-ups failed since the last such line)" in caplog.records[1].getMessage()

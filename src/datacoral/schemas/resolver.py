@@ -59,6 +59,8 @@ logger = logging.getLogger("datacoral.schemas")
 DEFAULT_TTL = 600.0
 DEFAULT_MISS_TTL = 30.0
 DEFAULT_FAILURE_TTL = 10.0
+#: Seconds between two warnings about unavailable sources (the rest are counted).
+OUTAGE_LOG_INTERVAL = 5.0
 DEFAULT_MAX_ENTRIES = 10_000
 #: How much of the sources' reasons an error keeps.
 _MAX_REASON = 400
@@ -129,6 +131,10 @@ class Resolver:
         self._entries: dict[SchemaKey, _Entry] = {}
         self._lock = threading.Lock()  # guards _entries' membership and the counters
         self._stats = ResolverStats()
+        # Outage warnings: at most one line per OUTAGE_LOG_INTERVAL, counting the look-ups
+        # it stands for (schema URIs come from clients, who must not be able to fill the log).
+        self._outage_logged_at: float | None = None
+        self._outages_unlogged = 0
 
     def __repr__(self) -> str:
         names = ", ".join(source.name for source in self.sources)
@@ -207,14 +213,26 @@ class Resolver:
             entry.expires = now + self.miss_ttl
             return
         entry.expires = now + self.failure_ttl
+        kept = entry.resolved is not None
+        self._log_outage(now, key, reason, kept=kept)
         if entry.resolved is not None:
-            logger.warning(
-                "iglu: %s: sources unavailable, the cached copy stays in use: %s", key.uri, reason
-            )
             entry.resolved = entry.resolved._replace(stale=True)
             return
-        logger.warning("iglu: %s: sources unavailable: %s", key.uri, reason)
         entry.error, entry.reason = SchemaUnavailable, f"registry unavailable: {reason}"
+
+    def _log_outage(self, now: float, key: SchemaKey, reason: str, *, kept: bool) -> None:
+        """One warning per :data:`OUTAGE_LOG_INTERVAL` at most, naming the latest failure
+        and how many more there were since the last line."""
+        with self._lock:
+            last = self._outage_logged_at
+            if last is not None and now - last < OUTAGE_LOG_INTERVAL:
+                self._outages_unlogged += 1
+                return
+            self._outage_logged_at, more = now, self._outages_unlogged
+            self._outages_unlogged = 0
+        also = f" ({more} more look-ups failed since the last such line)" if more else ""
+        kept_text = ", the cached copy stays in use" if kept else ""
+        logger.warning("iglu: %s: sources unavailable%s: %s%s", key.uri, kept_text, reason, also)
 
     def _found(self, entry: _Entry, schema: Mapping[str, Any], source: str) -> None:
         previous = entry.resolved
