@@ -19,9 +19,10 @@ def test_create_list_show(run: Run) -> None:
     listed = run("env", "list")
     assert listed.exit_code == 0
     lines = listed.stdout.splitlines()
-    assert lines[0].split() == ["ENVIRONMENT", "VALIDATION", "ACTIVE", "KEYS", "ORIGINS"]
+    header = ["ENVIRONMENT", "VALIDATION", "RATE", "LIMIT", "ACTIVE", "KEYS", "ORIGINS"]
+    assert lines[0].split() == header
     assert [line.split()[0] for line in lines[1:]] == ["dev", "stage", "prod", "qa"]
-    assert lines[-1].split() == ["qa", "lenient", "0", "https://app.example.com"]
+    assert lines[-1].split() == ["qa", "lenient", "none", "0", "https://app.example.com"]
 
     shown = run("env", "show", "qa")
     assert shown.exit_code == 0
@@ -31,7 +32,8 @@ def test_create_list_show(run: Run) -> None:
 def test_json_output_parses(run: Run) -> None:
     run("key", "create", "--env", "stage")
     listed = json.loads(run("env", "list", "--json").stdout)
-    assert {"name": "stage", "validation": "lenient", "origins": [], "active_keys": 1} in listed
+    stage = {"name": "stage", "validation": "lenient", "origins": [], "active_keys": 1}
+    assert {**stage, "rate_limit": None} in listed
     shown = json.loads(run("env", "show", "stage", "--json").stdout)
     assert shown["name"] == "stage"
     assert shown["validation"] == "lenient"
@@ -115,3 +117,25 @@ def test_validation_mode_errors(run: Run) -> None:
     refused = run("env", "create", "qa", "--validation", "everything")
     assert refused.exit_code == 2
     assert "qa" not in [line.split()[0] for line in run("env", "list").stdout.splitlines()]
+
+
+def test_a_rate_limit_given_at_creation(run: Run) -> None:
+    created = run("env", "create", "batch", "--rate-limit", "100/s", "--burst", "500")
+    assert created.exit_code == 0, created.output
+    assert "  rate limit 100/s burst 500" in created.stdout
+    listed = json.loads(run("env", "list", "--json").stdout)
+    [batch] = [e for e in listed if e["name"] == "batch"]
+    assert batch["rate_limit"] == {"rate": "100/s", "burst": 500}
+    table = run("env", "list").stdout.splitlines()
+    assert [line.split()[:5] for line in table if line.startswith("batch")] == [
+        ["batch", "lenient", "100/s", "burst", "500"]
+    ]
+
+
+def test_a_bad_rate_limit_at_creation_creates_nothing(run: Run) -> None:
+    refused = run("env", "create", "batch", "--rate-limit", "fast")
+    assert refused.exit_code != 0
+    alone = run("env", "create", "other", "--burst", "5")
+    assert alone.exit_code == 2 and "--burst needs --rate-limit" in alone.stderr
+    names = [e["name"] for e in json.loads(run("env", "list", "--json").stdout)]
+    assert "batch" not in names and "other" not in names

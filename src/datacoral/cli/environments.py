@@ -73,15 +73,31 @@ def env() -> None:
 @click.argument("name")
 @click.option("--origin", "origins", multiple=True, metavar="URL", help="Allowed browser origin.")
 @validation_option(default=DEFAULT_VALIDATION)
+@rate_limit_options
 @db_option()
-def create(name: str, origins: tuple[str, ...], validation: str, db: Target | None) -> None:
+def create(
+    name: str,
+    origins: tuple[str, ...],
+    validation: str,
+    rate_limit: str | None,
+    burst: str | None,
+    db: Target | None,
+) -> None:
     """Create environment NAME (lowercase letters, digits, '-', '_')."""
     mode = parse_validation_mode(validation)
+    if burst is not None and rate_limit is None:
+        raise click.UsageError("--burst needs --rate-limit when creating an environment")
+    burst_events = None if burst is None else parse_burst(burst)
+    limit = None if rate_limit is None else parse_rate_limit(rate_limit, burst_events)
     with open_store(db, create=True) as store:
         record = store.create_environment(name, origins, mode)
+        if limit is not None:
+            record = store.set_environment_rate_limit(name, limit)
     echo(f"created environment {record.name!r} (validation {record.validation})")
     for origin in record.origins:
         echo(f"  allows origin {origin}")
+    if record.rate_limit is not None:
+        echo(f"  rate limit {describe(record.rate_limit)}")
 
 
 @env.command("set")
@@ -128,7 +144,7 @@ def set_(
 @json_option
 @db_option()
 def list_(as_json: bool, db: Target | None) -> None:
-    """List environments with their validation mode, active keys and origins."""
+    """List environments with their validation mode, rate limit, active keys and origins."""
     with open_store(db) as store:
         records = store.environments()
         active: dict[str, int] = {}
@@ -143,15 +159,22 @@ def list_(as_json: bool, db: Target | None) -> None:
                     "validation": r.validation.value,
                     "origins": list(r.origins),
                     "active_keys": active.get(r.name, 0),
+                    "rate_limit": limit_json(r.rate_limit),
                 }
                 for r in records
             ]
         )
         return
     echo_table(
-        ("ENVIRONMENT", "VALIDATION", "ACTIVE KEYS", "ORIGINS"),
+        ("ENVIRONMENT", "VALIDATION", "RATE LIMIT", "ACTIVE KEYS", "ORIGINS"),
         (
-            (r.name, r.validation.value, active.get(r.name, 0), " ".join(r.origins) or None)
+            (
+                r.name,
+                r.validation.value,
+                describe(r.rate_limit),
+                active.get(r.name, 0),
+                " ".join(r.origins) or None,
+            )
             for r in records
         ),
     )
