@@ -43,14 +43,18 @@ def postgres_database() -> Iterator[postgres.RunDatabase]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect the PostgreSQL copies of tests marked ``sqlite_only`` (support/backends.py)."""
+    """Deselect the PostgreSQL copies of tests marked ``sqlite_only``, and the SQLite copies
+    of tests marked ``postgres_only`` (support/backends.py)."""
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
         params = callspec.params if callspec is not None else {}
-        on_postgres = "postgres" in (params.get("backend"), params.get("module_backend"))
-        if on_postgres and item.get_closest_marker("sqlite_only") is not None:
+        backends = (params.get("backend"), params.get("module_backend"))
+        on_postgres, on_sqlite = "postgres" in backends, "sqlite" in backends
+        if (on_postgres and item.get_closest_marker("sqlite_only") is not None) or (
+            on_sqlite and item.get_closest_marker("postgres_only") is not None
+        ):
             dropped.append(item)
         else:
             kept.append(item)

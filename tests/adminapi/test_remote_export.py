@@ -366,11 +366,10 @@ def test_a_server_dying_mid_export_leaves_no_file(module_targets: Targets, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.postgres_only  # a PostgreSQL session can be ended from outside; a SQLite read cannot
 def test_storage_failing_mid_export_cuts_the_answer_short(
     module_backend: str, module_targets: Targets, tmp_path: Path
 ) -> None:
-    if module_backend != "postgres":
-        pytest.skip("a PostgreSQL session can be ended from outside; a SQLite read cannot")
     import psycopg
 
     base, token = _fresh_server_store(module_targets, "failing")

@@ -5,7 +5,8 @@ with :data:`BACKENDS` (their conftest.py), so each of their tests runs once per
 backend and every promise is proven twice. A test that is about SQLite itself
 (file permissions, WAL, locks taken with sqlite3) is marked
 ``@pytest.mark.sqlite_only``: it runs for ``sqlite`` only (the ``postgres`` copy
-is deselected, not skipped). Tests about PostgreSQL alone: tests/storage/
+is deselected, not skipped); ``@pytest.mark.postgres_only`` is the other way round.
+Tests about PostgreSQL alone: tests/storage/
 test_postgres_storage.py, tests/collector/test_postgres_unavailable.py and
 tests/cli/test_postgres_url.py; tests/collector/test_many_collectors.py runs three
 collectors over each backend.
