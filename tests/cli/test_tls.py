@@ -10,8 +10,11 @@ over https gets the ``sp`` cookie with ``SameSite=None; Secure``.
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
+import ssl
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -213,3 +216,22 @@ def test_a_certificate_that_cannot_be_used_is_refused_before_listening(
         "error: --certfile: not a PEM certificate and its private key ("
     )
     assert not db.exists()
+
+
+def test_sigterm_does_not_wait_for_idle_tls_clients(
+    tmp_path: Path, certificate: Certificate
+) -> None:
+    """A client idle in its pool never answers a TLS close_notify; closing its connection
+    gracefully would hold SIGTERM for the 30 s TLS shutdown timeout. Idle TLS connections
+    are dropped at once, so the server stops in well under that."""
+    db, _ = new_database(tmp_path)
+    cert, private_key = certificate
+    context = ssl.create_default_context(cafile=str(cert))
+    with serving(db, "--certfile", str(cert), "--keyfile", str(private_key)) as server:
+        raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as idle:
+            idle.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert idle.recv(64).startswith(b"HTTP/1.1 200")
+            started = time.monotonic()
+            assert server.terminate(timeout=20) == 0, server.log()
+            assert time.monotonic() - started < 10, server.log()

@@ -31,7 +31,7 @@ from datacoral.storage.target import Target
 from snowplow_tracker import Emitter, Tracker
 from tests.collector.builders import TP2, envelope, event, headers
 from tests.collector.conftest import create_keys
-from tests.collector.raw_http import read_one_answer, status
+from tests.collector.raw_http import connect, read_answer, read_one_answer, status
 from tests.collector.workers import connections_to, post_request, serving, wait_serving, wait_until
 from tests.support.scrape import (
     METRICS_LINE,
@@ -198,6 +198,116 @@ def test_storage_failures_are_counted(db_path: Path) -> None:
     assert value(series, "datacoral_events_total", environment="dev", outcome="good") == 1
 
 
+# -- answers the front door writes itself, and the APIs' routes ---------------------------
+
+
+@pytest.mark.sqlite_only  # the front door's answers, the same over any backend
+def test_front_door_refusals_are_counted(db_path: Path) -> None:
+    key = create_keys(db_path)["dev"]
+    with running_server(
+        db_path,
+        metrics_port=0,
+        max_request_line_bytes=1024,
+        max_header_bytes=2048,
+        header_timeout_seconds=0.5,
+        body_timeout_seconds=0.5,
+    ) as server:
+        url = metrics_url(server)
+        post_head = (
+            f"POST {TP2} HTTP/1.1\r\nHost: test\r\nX-Api-Key: {key}\r\n"
+            "Content-Type: application/json\r\n"
+        ).encode()
+        refusals = [
+            # The routes never see these: route="front_door".
+            (b"GET /i?pad=" + b"u" * 2000 + b" HTTP/1.1\r\nHost: test\r\n\r\n", 414),
+            (b"GET /health HTTP/1.1\r\nHost: test\r\nX-Big: " + b"a" * 3000 + b"\r\n\r\n", 431),
+            (b"GET /health HTTP/1.1\r\nHost: test\r\n", 408),  # the head never ends
+            (b"NOT HTTP AT ALL\r\n\r\n", 400),
+            # The routes have these when the front door answers: their route, its status.
+            (post_head + b"Content-Length: 4000\r\n\r\n{", 408),  # the body never ends
+            (post_head + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n", 400),  # nor parses
+        ]
+        for request, expected in refusals:
+            with connect(server) as sock:
+                sock.sendall(request)
+                answer, closed = read_answer(sock, 10)
+            assert (status(answer), closed) == (expected, True), (request[:40], answer)
+
+        def all_counted(series: Series) -> bool:
+            return value(series, "datacoral_requests_total", route="events", status="400") == 1
+
+        series = wait_for_scrape(url, all_counted, server, "the events route's 400")
+    requests_total = {
+        (dict(labels)["route"], dict(labels)["status"]): count
+        for (name, labels), count in series.items()
+        if name == "datacoral_requests_total"
+    }
+    assert requests_total == {
+        ("front_door", "414"): 1,
+        ("front_door", "431"): 1,
+        ("front_door", "408"): 1,
+        ("front_door", "400"): 1,
+        ("events", "408"): 1,
+        ("events", "400"): 1,
+    }
+    # Requests the routes had are timed; the front door's own answers are counted only.
+    assert value(series, "datacoral_request_seconds_count", route="events") == 2
+    assert value(series, "datacoral_request_seconds_count", route="front_door") == 0
+
+
+@pytest.mark.sqlite_only  # the front door's connection bound, the same over any backend
+def test_connections_turned_away_are_counted(db_path: Path) -> None:
+    key = create_keys(db_path)["dev"]
+    with running_server(
+        db_path, metrics_port=0, max_connections=1, body_timeout_seconds=60
+    ) as server:
+        url = metrics_url(server)
+        request = post_request(key, [event()], "Expect: 100-continue")
+        head, _, body = request.partition(b"\r\n\r\n")
+        with connect(server) as held:
+            held.sendall(head + b"\r\n\r\n")
+            # "100 Continue": the server is reading this request's body, so the connection
+            # is busy and cannot make room for another.
+            assert read_one_answer(held, 10).startswith(b"HTTP/1.1 100 Continue")
+            for _ in range(2):
+                with connect(server) as turned_away:
+                    answer, closed = read_answer(turned_away, 10)
+                assert (status(answer), closed) == (503, True), answer
+            held.sendall(body)
+            assert status(read_one_answer(held, 10)) == 200
+        series = scrape(url)
+    assert value(series, "datacoral_requests_total", route="front_door", status="503") == 2
+    assert value(series, "datacoral_requests_total", route="events", status="200") == 1
+
+
+@pytest.mark.sqlite_only  # route labels, the same over any backend
+def test_admin_and_inspection_requests_have_routes_of_their_own(db_path: Path) -> None:
+    create_keys(db_path)
+    store = open_storage(db_path)
+    try:
+        _, token = store.create_admin_token("dev", "metrics")
+    finally:
+        store.close()
+    authorized = {"Authorization": f"Bearer {token}"}
+    paths = ("/admin/v1/environments", "/micro/all")
+    with requests.Session() as session:
+        with running_server(db_path, metrics_port=0, admin=True, inspect=True) as server:
+            for path in paths:
+                assert session.get(server.url + path, headers=authorized).status_code == 200
+                assert session.get(server.url + path).status_code == 401
+            served = scrape(metrics_url(server))
+        with running_server(db_path, metrics_port=0) as server:  # both APIs off
+            for path in paths:
+                assert session.get(server.url + path, headers=authorized).status_code == 404
+            off = scrape(metrics_url(server))
+    for route in ("admin", "micro"):
+        for code in ("200", "401"):
+            assert value(served, "datacoral_requests_total", route=route, status=code) == 1
+    assert value(served, "datacoral_requests_total", route="unmatched", status="404") == 0
+    assert value(off, "datacoral_requests_total", route="unmatched", status="404") == 2
+    assert value(off, "datacoral_requests_total", route="admin", status="404") == 0
+
+
 def test_metrics_off_by_default_and_port_refused_when_taken(tmp_path: Path) -> None:
     db = tmp_path / "events.sqlite"
     create_keys(db)
@@ -276,6 +386,26 @@ def test_workers_are_summed_and_a_dead_worker_is_marked(
                 sock.close()
     server.terminate()
     assert not os.path.exists(folder), "the supervisor left its metrics folder behind"
+
+
+@pytest.mark.sqlite_only  # the supervisor's sum, the same over any backend
+def test_front_door_answers_of_every_worker_are_summed(
+    supervised_with_metrics: tuple[RunningServer, str, str],
+) -> None:
+    server, url, _key = supervised_with_metrics
+    held = connections_to(server, sorted(serving(server).values()))
+    long_line = b"GET /i?pad=" + b"u" * 9000 + b" HTTP/1.1\r\nHost: test\r\n\r\n"
+    for group in held.values():  # one connection to each worker
+        for sock in group:
+            with sock:
+                sock.sendall(long_line)
+                answer, closed = read_answer(sock, 10)
+            assert (status(answer), closed) == (414, True), answer
+
+    def summed(series: Series) -> bool:
+        return value(series, "datacoral_requests_total", route="front_door", status="414") == 2
+
+    wait_for_scrape(url, summed, server, "both workers' 414")
 
 
 def _multiprocess_folder(worker_pid: int) -> str | None:

@@ -100,8 +100,17 @@ class LosesTheFirstAnswer(PostgresStorage):
 
     lost = False
 
-    def load_stream(self, stream: str, messages: Sequence[StreamRecords]) -> LoadResult:
-        result = super().load_stream(stream, messages)
+    def load_stream(
+        self,
+        stream: str,
+        messages: Sequence[StreamRecords],
+        *,
+        incarnation: str = "",
+        idle_timeout: float | None = None,
+    ) -> LoadResult:
+        result = super().load_stream(
+            stream, messages, incarnation=incarnation, idle_timeout=idle_timeout
+        )
         if not self.lost:
             self.lost = True
             raise StorageUnavailable("connection lost after the commit")

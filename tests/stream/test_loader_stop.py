@@ -57,8 +57,9 @@ def test_sigterm_stops_a_loader_whose_database_went_silent_and_its_batch_loads_o
         ) as loader:
             until(lambda: loaded_messages(store) == 10, lambda: f"nothing loaded:\n{loader.log()}")
             # "request": the next transaction never reaches PostgreSQL. "answer": it
-            # commits, and the answer to COMMIT is lost.
-            proxy.hold(after=None if lost == "request" else b"COMMIT")
+            # commits, and the answer to COMMIT is lost. (The statement ends in a NUL
+            # byte on the wire; "READ COMMITTED", which the load also sends, does not.)
+            proxy.hold(after=None if lost == "request" else b"COMMIT\x00")
             publish(jetstream.urls, requests[10:])
             assert proxy.stalled.wait(DEADLINE), f"no commit went out:\n{loader.log()}"
             if lost == "answer":

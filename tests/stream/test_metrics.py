@@ -1,9 +1,10 @@
 """Metrics of the stream path: ``serve --stream --metrics-port`` and ``load --metrics-port``.
 
 The collector's commits are publications (``target="stream"``): their latency, and
-their failures while the stream is down. The loader reports what it wrote and its
-lag. Real processes (an endpoint, a JetStream server, ``datacoral load``), the real
-tracker, and scrapes polled with a deadline.
+their failures while the stream is down. The loader reports what it wrote (its bad
+rows by kind: only the loader sees an id's conflict) and its lag. Real processes (an
+endpoint, a JetStream server, ``datacoral load``), the real tracker, and scrapes
+polled with a deadline.
 """
 
 from __future__ import annotations
@@ -41,10 +42,13 @@ def test_publications_and_the_loader_are_measured(store: Store, jetstream: JetSt
         for number in range(5):
             tracker.track_struct_event("stream", "metrics", str(number))
         emitter.input({"e": "pv", "p": "pc", "tv": "py-test", "eid": "not-a-uuid"})
+        original = {"e": "pv", "p": "pc", "tv": "py-test", "eid": str(uuid.uuid4())}
+        emitter.input(dict(original))
+        emitter.input({**original, "aid": "other content"})  # a conflict, seen when loaded
         assert emitter.flush(timeout=30).pending == 0
         published = scrape(url)
-        assert value(published, "datacoral_commit_seconds_count", target="stream") == 6
-        assert value(published, "datacoral_events_total", environment="dev", outcome="good") == 5
+        assert value(published, "datacoral_commit_seconds_count", target="stream") == 8
+        assert value(published, "datacoral_events_total", environment="dev", outcome="good") == 7
         assert value(published, "datacoral_events_total", environment="dev", outcome="bad") == 1
 
         with running_loader(
@@ -59,16 +63,22 @@ def test_publications_and_the_loader_are_measured(store: Store, jetstream: JetSt
 
             def all_loaded(series: dict[tuple[str, frozenset[tuple[str, str]]], float]) -> bool:
                 return (
-                    value(series, "datacoral_loader_events_total", outcome="good") == 5
-                    and value(series, "datacoral_loader_events_total", outcome="bad") == 1
+                    value(series, "datacoral_loader_events_total", outcome="good") == 6
+                    and value(series, "datacoral_loader_events_total", outcome="bad") == 2
                     and value(series, "datacoral_loader_lag_messages", state="waiting") == 0
                     and value(series, "datacoral_loader_lag_messages", state="in_flight") == 0
                 )
 
             series = wait_for_scrape(scraped, all_loaded, server, "the loader's progress")
-            assert value(series, "datacoral_loader_messages_total") == 6
+            assert value(series, "datacoral_loader_messages_total") == 8
             assert value(series, "datacoral_loader_failed_commits_total") == 0
-        assert store.counts() == (5, 1, 0)
+            kinds = {
+                dict(labels)["kind"]: count
+                for (name, labels), count in series.items()
+                if name == "datacoral_loader_bad_rows_total"
+            }
+            assert kinds == {"tracker_protocol_violation": 1, "duplicate_conflict": 1}
+        assert store.counts() == (6, 2, 0)
         for line in loader.log().splitlines():
             if not LOADER_METRICS.match(line) and not line.startswith("loaded "):
                 assert json.loads(line)["logger"].startswith("datacoral"), line

@@ -106,7 +106,8 @@ class CollectorApp:
             Middleware(ErrorGuardMiddleware, {"retry_after_seconds": settings.retry_after_seconds})
         ]
         if metrics is not None:
-            layers.insert(0, Middleware(MetricsMiddleware, {"metrics": metrics}))
+            options = {"metrics": metrics, "admin": settings.admin, "inspect": settings.inspect}
+            layers.insert(0, Middleware(MetricsMiddleware, options))
         if settings.access_log:
             layers.append(Middleware(AccessLogMiddleware))
         layers.append(

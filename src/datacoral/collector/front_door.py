@@ -15,7 +15,10 @@ and waits for it forever. :class:`FrontDoorProtocol` is that protocol with limit
 Refusals are written here, then the connection is half-closed and its input is
 read and dropped for a moment before it is closed (so the client reads the
 answer instead of a reset). Each kind of refusal is logged at most once a second,
-with a count. Everything else (parsing, the ASGI cycle) is uvicorn's.
+with a count, and, with metrics on, counted as an answered request: route
+``front_door``, or, when the routes already had the request (its body was too slow
+or did not parse), the routes' own label with the front door's status. Everything
+else (parsing, the ASGI cycle) is uvicorn's.
 """
 
 from __future__ import annotations
@@ -25,14 +28,18 @@ import enum
 import http
 import logging
 import math
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from datacoral.collector.connection_limits import SPARE_CONNECTIONS, ConnectionLimits
+from datacoral.collector.middleware import FRONT_DOOR_STATUS
 from datacoral.collector.tally import Tally
+
+if TYPE_CHECKING:
+    from datacoral.collector.metrics import CollectorMetrics
 
 logger = logging.getLogger("datacoral.collector")
 
@@ -69,10 +76,16 @@ _IDLE, _HEAD, _BODY, _WAITING, _LINGER, _CLOSED = _Phase
 
 
 class FrontDoor:
-    """The state all connections of one server share: limits, who is idle, the sweeper."""
+    """The state all connections of one server share: limits, who is idle, the sweeper.
 
-    def __init__(self, limits: ConnectionLimits) -> None:
+    With ``metrics``, every answer the front door writes itself is counted there.
+    """
+
+    def __init__(
+        self, limits: ConnectionLimits, *, metrics: CollectorMetrics | None = None
+    ) -> None:
         self.limits = limits
+        self.metrics = metrics
         retry_after = b"retry-after: %d" % limits.retry_after_seconds
         self.too_busy = _answer(503, "too many connections; retry later", retry_after)
         self.url_too_long = _answer(414, "request line too long")
@@ -118,6 +131,11 @@ class FrontDoor:
             "answered 408 to %d request(s) whose body took longer than body_timeout_seconds (%s)",
         )
 
+    def answered(self, status: int) -> None:
+        """Count an answer written here to a request the routes never saw."""
+        if self.metrics is not None:
+            self.metrics.front_door_answered(status)
+
     def watch(self, connection: FrontDoorProtocol, loop: asyncio.AbstractEventLoop) -> None:
         self.watched.add(connection)
         if self._sweeper is None:
@@ -141,6 +159,12 @@ class FrontDoor:
             except Exception:  # a bug of ours: close that connection, keep the sweeper
                 logger.exception("internal error at a connection's deadline")
                 connection.transport.abort()
+
+
+def _answered_instead(scope: object, status: int) -> None:
+    """Leave ``status`` in the scope of a request the routes have: their metrics count
+    the request, when it ends, with what the client got from the front door."""
+    cast(dict[str, Any], scope)[FRONT_DOOR_STATUS] = status
 
 
 #: Called by name on the hot path: cheaper than ``super()``.
@@ -210,6 +234,7 @@ class FrontDoorProtocol(HttpToolsProtocol):
         door.spares_used += 1
         door.watch(self, self.loop)
         self._linger(door.too_busy)
+        door.answered(503)
         door.turned_away.add(self.loop, len(self.connections), door.limits.max_connections)
 
     def replace(self) -> None:
@@ -229,6 +254,17 @@ class FrontDoorProtocol(HttpToolsProtocol):
         self._phase = _CLOSED
         super().connection_lost(exc)
 
+    def shutdown(self) -> None:
+        """A graceful shutdown: an idle connection is closed at once, a busy one after its
+        answer (uvicorn's rule). Over TLS an idle connection is aborted instead: a close
+        sends close_notify and waits up to 30 s for the client's, which a client idle in
+        its pool does not send, so SIGTERM would wait that long for every such client."""
+        idle = self.cycle is None or self.cycle.response_complete
+        if idle and self.transport.get_extra_info("ssl_object") is not None:
+            self.transport.abort()
+            return
+        super().shutdown()
+
     # Deadlines and refusals
 
     def expire(self) -> None:
@@ -242,16 +278,16 @@ class FrontDoorProtocol(HttpToolsProtocol):
                 self.deadline = self.loop.time() + timeout
             elif phase is _HEAD:
                 door.head_timed_out.add(self.loop, timeout)
-                self._refuse(door.head_too_slow)
+                self._refuse(door.head_too_slow, 408)
             else:
                 door.body_timed_out.add(self.loop, timeout)
-                self._refuse(door.body_too_slow)
+                self._refuse(door.body_too_slow, 408)
         else:  # idle, or done lingering
             self._stop(_CLOSED)
             self.transport.close()
 
-    def _refuse(self, answer: bytes) -> None:
-        """Answer in uvicorn's stead, then linger and close."""
+    def _refuse(self, answer: bytes, status: int) -> None:
+        """Answer ``status`` in uvicorn's stead, then linger and close."""
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             if self._phase is not _BODY:
@@ -269,6 +305,9 @@ class FrontDoorProtocol(HttpToolsProtocol):
                 self._stop(_CLOSED)
                 self.transport.close()
                 return
+            _answered_instead(cycle.scope, status)
+        else:
+            self.door.answered(status)
         self.flow.resume_reading()
         self._linger(answer)
 
@@ -289,14 +328,20 @@ class FrontDoorProtocol(HttpToolsProtocol):
         door = self.door
         if self._line_too_long():
             door.line_refused.add(self.loop, door.limits.max_request_line_bytes)
-            self._refuse(door.url_too_long)
+            self._refuse(door.url_too_long, 414)
         else:
             door.head_refused.add(self.loop, door.limits.max_header_bytes)
-            self._refuse(door.head_too_large)
+            self._refuse(door.head_too_large, 431)
 
     def send_400_response(self, msg: str) -> None:
-        if self._phase is not _LINGER:  # a refusal was answered already
-            super().send_400_response(msg)
+        if self._phase is _LINGER:  # a refusal was answered already
+            return
+        cycle = self.cycle
+        if self._phase is _BODY and cycle is not None and not cycle.response_complete:
+            _answered_instead(cycle.scope, 400)  # its body does not parse
+        else:
+            self.door.answered(400)
+        super().send_400_response(msg)
 
     # Input: heads measured and deadlines set when a read ends mid-request
 

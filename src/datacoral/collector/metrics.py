@@ -12,9 +12,13 @@ series                                          what
 ==============================================  ==========================================
 ``datacoral_requests_total{route,status}``      answered requests; ``route`` is ``events``
                                                 (POST tp2), ``pixel`` (GET /i), ``health``,
-                                                ``ready``, ``preflight`` (OPTIONS) or
-                                                ``unmatched``; ``status`` is ``none`` when
-                                                the client left before an answer
+                                                ``ready``, ``preflight`` (OPTIONS),
+                                                ``admin`` (/admin/v1), ``micro`` (/micro),
+                                                ``unmatched``, or ``front_door`` for what
+                                                the front door refused before the routes
+                                                saw it (503, 408, 414, 431, 400);
+                                                ``status`` is ``none`` when the client left
+                                                before an answer
 ``datacoral_request_seconds{route}``            from the request's head to its last byte
 ``datacoral_request_body_bytes{route}``         bodies as received (before decoding)
 ``datacoral_events_total{environment,outcome}`` ``good`` (stored; with ``--stream``:
@@ -58,6 +62,8 @@ WORKER_FLUSH_SECONDS = 1.0
 #: would not store (the collector refuses those first) and values it cannot hold.
 STORAGE_KIND = "storage_violation"
 DUPLICATE_CONFLICT = "duplicate_conflict"
+#: The ``route`` of answers the front door wrote itself, to requests the routes never saw.
+FRONT_DOOR_ROUTE = "front_door"
 
 
 def storage_target(settings: Settings) -> str:
@@ -205,6 +211,11 @@ class CollectorMetrics:
                 if count > 0:
                     key = (environment, kind)
                     kinds[key] = kinds.get(key, 0) + count
+
+    def front_door_answered(self, status: int) -> None:
+        """An answer the front door wrote itself (a connection turned away, a head too
+        large or too slow, a request that does not parse): ``route="front_door"``."""
+        self.requests.add((FRONT_DOOR_ROUTE, status))
 
     def storage_failed(self, target: str, operation: str) -> None:
         """A storage call failed: ``operation`` is ``commit`` or ``read``."""

@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from datacoral.adminapi import is_admin_path
 from datacoral.collector.asgi import ASGIApp, Message, Receive, Scope, Send
+from datacoral.collector.micro import is_inspection_path
 from datacoral.collector.request import ENVIRONMENT_KEY
 from datacoral.collector.responses import send_rejection
 from datacoral.collector.routes import match, redact
@@ -25,6 +27,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("datacoral.collector")
 access_logger = logging.getLogger("datacoral.access")
+
+#: Where the front door leaves the status it answered a request with in the routes'
+#: stead (its body too slow, or not parsable): what the client got, whatever the
+#: routes then tried to send.
+FRONT_DOOR_STATUS = "datacoral.front_door_status"
 
 
 @dataclass(frozen=True)
@@ -134,11 +141,25 @@ class AccessLogMiddleware:
 
 
 class MetricsMiddleware:
-    """Counts every request in ``metrics``: its route, status, duration and body size."""
+    """Counts every request in ``metrics``: its route, status, duration and body size.
 
-    def __init__(self, app: ASGIApp, *, metrics: CollectorMetrics) -> None:
+    ``admin`` and ``inspect`` say whether the admin API (``/admin/v1``) and the
+    inspection API (``/micro``) are served: their requests are counted as routes
+    ``admin`` and ``micro`` then, and as ``unmatched`` (they get 404) otherwise.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: CollectorMetrics,
+        admin: bool = False,
+        inspect: bool = False,
+    ) -> None:
         self.app = app
         self._metrics = metrics
+        self._admin = admin
+        self._inspect = inspect
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
@@ -163,16 +184,22 @@ class MetricsMiddleware:
             await self.app(scope, counted_receive if has_body else receive, watched_send)
         finally:
             self._metrics.request(
-                _route_label(method, scope["path"]),
-                status,
+                self._route_label(method, scope["path"]),
+                scope.get(FRONT_DOOR_STATUS) or status,
                 time.perf_counter() - start,
                 received if has_body else None,
             )
 
-
-def _route_label(method: str, path: str) -> str:
-    """The ``route`` label: the endpoint's name, ``preflight`` or ``unmatched``."""
-    if method == "OPTIONS":
-        return "preflight"
-    found = match(path)
-    return "unmatched" if found is None else found[0].endpoint.value
+    def _route_label(self, method: str, path: str) -> str:
+        """The ``route`` label: the endpoint's name, ``preflight``, ``admin``, ``micro``
+        or ``unmatched``."""
+        if method == "OPTIONS":
+            return "preflight"
+        found = match(path)
+        if found is not None:
+            return found[0].endpoint.value
+        if self._admin and is_admin_path(path):
+            return "admin"
+        if self._inspect and is_inspection_path(path):
+            return "micro"
+        return "unmatched"

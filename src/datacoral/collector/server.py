@@ -237,7 +237,7 @@ def run(
         CollectorApp(settings, metrics=metrics),
         loop="uvloop" if _available("uvloop") else "auto",
         # uvicorn's httptools protocol with bounded heads, deadlines and a connection cap.
-        http=protocol_class(FrontDoor(limits)),
+        http=protocol_class(FrontDoor(limits, metrics=metrics)),
         # uvicorn also closes a connection idle after an answer; the front door does so
         # on time, uvicorn's own timer (whole seconds) only ever agrees with it.
         timeout_keep_alive=math.ceil(limits.keep_alive_timeout),

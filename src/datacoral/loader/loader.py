@@ -4,7 +4,7 @@ Any number of loaders share one durable pull consumer; JetStream gives each
 message to one of them. A message is acknowledged only after the transaction that
 wrote it committed; a loader killed before that leaves its messages to be
 delivered again after ``load_ack_wait_seconds``, and a message delivered again
-after its commit is recognised in PostgreSQL and skipped
+after its commit is recognised in PostgreSQL and skipped, however late it comes
 (:mod:`datacoral.storage.postgres_loads`): nothing is lost and nothing doubles.
 
 While PostgreSQL is unavailable the batch in hand is retried with backoff, and the
@@ -16,7 +16,9 @@ back to the stream for another loader (:mod:`.signals`).
 PostgreSQL is only ever called from :class:`~datacoral.loader.blocking.BlockingThread`,
 never on the event loop: a database that does not answer holds up the batch in hand
 (and the loader with it: its messages go to other loaders after the ack wait), but
-the loop stays free to hear SIGTERM and to stop.
+the loop stays free to hear SIGTERM and to stop. PostgreSQL, for its part, ends a
+load transaction left idle longer than the ack wait, so that a loader cut off in the
+middle of one does not keep the loader that gets its messages next waiting.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from datacoral.loader.blocking import BlockingThread
+from datacoral.loader.incarnation import stream_incarnation
 from datacoral.loader.progress import Lag, Progress
 from datacoral.loader.pull import BatchPuller
 from datacoral.loader.settings import LoaderSettings
@@ -87,8 +90,11 @@ class Loader:
         self._puller: BatchPuller | None = None
         self._logged_at = 0.0
         self._js: JetStreamContext | None = None
-        #: Seconds a loaded message's record outlives its acknowledgement (see _commit).
-        self._retention = max(600.0, 20 * settings.load_ack_wait_seconds)
+        #: Seconds a loaded message's record in PostgreSQL is kept after its
+        #: acknowledgement, before pruning deletes it (and raises the pruned floor over
+        #: it). A copy that comes later still is refused by the floor; the record only
+        #: names the message more exactly. Tests make it short.
+        self.retention = max(600.0, 20 * settings.load_ack_wait_seconds)
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from :meth:`run`."""
@@ -122,8 +128,8 @@ class Loader:
                     await msg.nak()
             with contextlib.suppress(*NATS_ERRORS):
                 await client.flush(timeout=5)
-                lag = await self.lag(js)
-            await self._forget_acknowledged(lag, timeout=_CLOSE_TIMEOUT)
+            incarnation, lag = await self._position(js)
+            await self._forget_acknowledged(lag, incarnation, timeout=_CLOSE_TIMEOUT)
             return lag
         finally:
             with contextlib.suppress(*NATS_ERRORS):
@@ -190,9 +196,9 @@ class Loader:
                     break
             if time.monotonic() - reported >= self.settings.load_report_interval_seconds:
                 reported = time.monotonic()
-                lag = await self.lag(js)
+                incarnation, lag = await self._position(js)
                 log.info("%s", self.progress.line(lag))
-                await self._forget_acknowledged(lag)
+                await self._forget_acknowledged(lag, incarnation)
         return lag
 
     async def _recover(self, js: JetStreamContext) -> None:
@@ -250,7 +256,9 @@ class Loader:
                 await taken[0].nak(delay=_UNDECODABLE_DELAY)
             return
         if not committed:
-            for msg in taken:  # stopping while PostgreSQL does not answer: give them back
+            # Stopping while PostgreSQL does not answer, or the stream does not: give
+            # them back.
+            for msg in taken:
                 with contextlib.suppress(*NATS_ERRORS):
                     await msg.nak()
             return
@@ -262,14 +270,30 @@ class Loader:
             )
 
     async def _commit(self, records: list[StreamRecords], taken: list[Msg]) -> bool:
-        """Write the records, retrying while PostgreSQL is unavailable; False when
-        stopped before that succeeded."""
+        """Write the records, retrying while PostgreSQL is unavailable; False when they
+        were not written: stopped before that succeeded, or the stream did not say what
+        is left to load (they go back to it)."""
         backoff = 0.25
         while True:
-            records = await self._not_acknowledged(records)
+            checked = await self._not_acknowledged(records)
+            if checked is None:
+                self._log_failure(
+                    "the batch in hand goes back to the stream: %s",
+                    "JetStream did not say which of its messages are still to be loaded",
+                )
+                return False
+            records, incarnation = checked
             try:
                 result = await self._database.call(
-                    partial(self.storage.load_stream, self.stream.name, records),
+                    partial(
+                        self.storage.load_stream,
+                        self.stream.name,
+                        records,
+                        incarnation=incarnation,
+                        # A transaction idle that long has lost its messages to another
+                        # loader, whose claims would wait for its locks.
+                        idle_timeout=self.settings.load_ack_wait_seconds,
+                    ),
                     waiting=_commit_waiting,
                     every=self.settings.load_report_interval_seconds,
                 )
@@ -288,22 +312,36 @@ class Loader:
             self.progress.loaded(result)
             return True
 
-    async def _not_acknowledged(self, records: list[StreamRecords]) -> list[StreamRecords]:
-        """The records whose messages no loader has acknowledged yet.
+    async def _not_acknowledged(
+        self, records: list[StreamRecords]
+    ) -> tuple[list[StreamRecords], str] | None:
+        """The records whose messages no loader has acknowledged yet, and the life of
+        the stream they belong to; None when JetStream does not say.
 
         A loader slower than the ack wait may hold a copy of a message that another
-        loader has since loaded and acknowledged. The record that makes the copy a
-        skip is kept for a while after the acknowledgement (``_retention``), but a
-        copy held longer (a loader stalled while PostgreSQL was away) must not be
-        written: anything at or below the consumer's acknowledged floor is dropped.
+        loader has since loaded and acknowledged: anything at or below the consumer's
+        acknowledged floor is dropped here. A copy whose transaction is held up after
+        this (on the network, in a paused process) is recognised in PostgreSQL by its
+        record or, once that is pruned, by the pruned floor of this life of the stream.
         """
         js = self._js
-        lag = None if js is None else await self.lag(js)
-        if lag is None:
-            return records
+        if js is None:
+            return None
+        incarnation, lag = await self._position(js)
+        if incarnation is None or lag is None:
+            return None
         kept = [record for record in records if record.sequence > lag.ack_floor]
         self.progress.skipped += len(records) - len(kept)
-        return kept
+        return kept, incarnation
+
+    async def _position(self, js: JetStreamContext) -> tuple[str | None, Lag | None]:
+        """The life of the stream, then the consumer's lag (None for what JetStream did
+        not answer). In that order: should the stream be made again in between, pruning
+        raises the old life's floor to the new consumer's acknowledged floor (no message
+        of the new life is judged by it), never the new life's to the old consumer's,
+        which would refuse new messages."""
+        incarnation = await stream_incarnation(js, self.stream.name)
+        return incarnation, await self.lag(js)
 
     async def lag(self, js: JetStreamContext) -> Lag | None:
         """The consumer's backlog now, or None when JetStream does not answer."""
@@ -317,15 +355,22 @@ class Loader:
         )
         return self.last_lag
 
-    async def _forget_acknowledged(self, lag: Lag | None, *, timeout: float | None = None) -> None:
-        """Prune stream_loads (an upkeep: a failure, or no answer within ``timeout``,
-        only postpones it)."""
-        if lag is None or lag.ack_floor <= 0:
+    async def _forget_acknowledged(
+        self, lag: Lag | None, incarnation: str | None, *, timeout: float | None = None
+    ) -> None:
+        """Prune stream_loads up to the acknowledged floor of ``lag``, raising the pruned
+        floor of the life ``incarnation`` (both from :meth:`_position`). An upkeep: a
+        failure, or no answer within ``timeout``, only postpones it."""
+        if lag is None or incarnation is None or lag.ack_floor <= 0:
             return
         try:
             await self._database.call(
                 partial(
-                    self.storage.forget_loaded, self.stream.name, lag.ack_floor, self._retention
+                    self.storage.forget_loaded,
+                    self.stream.name,
+                    lag.ack_floor,
+                    self.retention,
+                    incarnation=incarnation,
                 ),
                 timeout=timeout,
             )
@@ -334,11 +379,11 @@ class Loader:
         except asyncio.TimeoutError:
             log.warning("PostgreSQL did not answer within %g s; stream_loads not pruned", timeout)
 
-    def _log_failure(self, message: str, exc: BaseException) -> None:
+    def _log_failure(self, message: str, reason: object) -> None:
         now = time.monotonic()
         if now - self._logged_at >= _LOG_INTERVAL:
             self._logged_at = now
-            log.warning(message, exc)
+            log.warning(message, reason)
 
 
 def _commit_waiting(seconds: float) -> None:

@@ -11,6 +11,8 @@ series                                             what
 ``datacoral_loader_events_total{outcome}``         ``good`` (stored), ``duplicate`` (not
                                                    stored again), ``bad`` (bad rows, with
                                                    id conflicts)
+``datacoral_loader_bad_rows_total{kind}``          the bad rows written, by their ``kind``
+                                                   (id conflicts: ``duplicate_conflict``)
 ``datacoral_loader_redelivered_total``             messages delivered again after their
                                                    commit, and skipped
 ``datacoral_loader_fetches_total``                 pulls that brought messages
@@ -77,6 +79,13 @@ class LoaderMetrics:
         events.add_metric(["duplicate"], progress.duplicates)
         events.add_metric(["bad"], progress.bad_rows + progress.conflicts)
         yield events
+        bad_rows = CounterMetricFamily(
+            "datacoral_loader_bad_rows", "Bad rows written, by kind.", labels=["kind"]
+        )
+        # A copy: the loader may add a kind meanwhile, on its own thread.
+        for kind, count in sorted(progress.bad_kinds.copy().items()):
+            bad_rows.add_metric([kind], count)
+        yield bad_rows
         yield counter(
             "redelivered",
             "Messages delivered again after their commit, and skipped.",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from datacoral.storage.postgres_loads import LoadResult
 
@@ -30,6 +30,8 @@ class Progress:
     bad_rows: int = 0
     undecodable: int = 0
     failed_commits: int = 0
+    #: Bad rows written, by kind (``bad_rows`` and ``conflicts`` together, split).
+    bad_kinds: dict[str, int] = field(default_factory=dict)
 
     def fetched(self, count: int) -> None:
         self.fetches += 1
@@ -42,6 +44,9 @@ class Progress:
         self.duplicates += result.duplicates
         self.conflicts += result.conflicts
         self.bad_rows += result.bad_rows
+        kinds = self.bad_kinds
+        for kind, count in result.bad_kinds.items():
+            kinds[kind] = kinds.get(kind, 0) + count
 
     @property
     def per_fetch(self) -> float:

@@ -223,15 +223,34 @@ class PostgresStorage:
 
     # --- the loader's path (datacoral load) -----------------------------------
 
-    def load_stream(self, stream: str, messages: Sequence[StreamRecords]) -> LoadResult:
-        """Write messages of ``stream`` not written before, in one transaction (see
+    def load_stream(
+        self,
+        stream: str,
+        messages: Sequence[StreamRecords],
+        *,
+        incarnation: str = "",
+        idle_timeout: float | None = None,
+    ) -> LoadResult:
+        """Write messages of ``stream`` (of its life ``incarnation``) not written before,
+        in one transaction that PostgreSQL ends if left idle ``idle_timeout`` seconds (see
         :mod:`.postgres_loads`); works without :meth:`open`."""
-        return self._call(lambda conn: loads.load(conn, stream, messages))
+        return self._call(
+            lambda conn: loads.load(
+                conn, stream, messages, incarnation=incarnation, idle_timeout=idle_timeout
+            )
+        )
 
-    def forget_loaded(self, stream: str, through_sequence: int, older_than: float) -> int:
+    def forget_loaded(
+        self, stream: str, through_sequence: int, older_than: float, *, incarnation: str = ""
+    ) -> int:
         """Forget messages of ``stream`` up to ``through_sequence`` (all acknowledged)
-        loaded more than ``older_than`` seconds ago."""
-        return self._call(lambda conn: loads.forget(conn, stream, through_sequence, older_than))
+        loaded more than ``older_than`` seconds ago, raising the pruned floor of its life
+        ``incarnation`` over them."""
+        return self._call(
+            lambda conn: loads.forget(
+                conn, stream, through_sequence, older_than, incarnation=incarnation
+            )
+        )
 
     # --- environments and keys -----------------------------------------------
 

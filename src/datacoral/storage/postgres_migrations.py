@@ -207,6 +207,21 @@ CREATE TRIGGER api_keys_changed
     FOR EACH STATEMENT EXECUTE FUNCTION datacoral_metadata_changed();
 """
 
+# The pruned floor of each life of a stream (datacoral/storage/postgres_loads.py): the
+# highest sequence whose stream_loads row was deleted, raised in the statement that
+# deletes. A load refuses a message at or below it, so a copy of a message that turns
+# up after its row was pruned is not written twice. ``incarnation`` names the life (the
+# stream's creation time): a stream made again numbers its messages from 1.
+_MIGRATION_6 = """
+CREATE TABLE stream_load_floors (
+    stream text NOT NULL,
+    incarnation text NOT NULL,
+    pruned_through bigint NOT NULL,
+    pruned_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (stream, incarnation)
+);
+"""
+
 #: Migration ``i`` (0-based) brings the schema from version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_1,
@@ -214,6 +229,7 @@ MIGRATIONS: tuple[str, ...] = (
     _MIGRATION_3,
     _MIGRATION_4,
     _MIGRATION_5,
+    _MIGRATION_6,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
