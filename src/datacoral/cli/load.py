@@ -110,13 +110,13 @@ def load(ctx: click.Context, /, once: bool, show_status: bool, **params: Any) ->
     """Write the events collectors published to JetStream (serve --stream) into
     PostgreSQL (--db), until stopped (SIGTERM / SIGINT)."""
     require_nats()
-    from datacoral.loader import loader
+    from datacoral.loader import process
 
     settings = load_settings(params).settings
     logging.config.dictConfig(_log_config(settings.log_level, settings.log_format))
     try:
         if show_status:
-            lag = asyncio.run(loader.status(settings))
+            lag = asyncio.run(process.status(settings))
             if lag is None:
                 raise StorageFailure("the stream's consumer does not answer")
             output.echo(
@@ -125,7 +125,7 @@ def load(ctx: click.Context, /, once: bool, show_status: bool, **params: Any) ->
             )
             return
         with _metrics(settings) as watch:
-            progress, lag = loader.run(settings, once=once, watch=watch)
+            progress, lag = process.run(settings, once=once, watch=watch)
     except StorageUnusable as exc:
         raise CLIError(str(exc)) from exc
     except StorageUnavailable as exc:
