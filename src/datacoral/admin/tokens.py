@@ -10,8 +10,9 @@ to create and delete environments and to manage tokens).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
+
+from datacoral.admin.keys import hash_key
 
 TOKEN_PREFIX = "dcat_"
 #: The environment of a server-wide token: not a valid environment name, so never one.
@@ -26,8 +27,8 @@ def generate_token() -> str:
 
 
 def hash_token(token: str) -> bytes:
-    """The digest stored and looked up for ``token``."""
-    return hashlib.sha256(token.encode("utf-8")).digest()
+    """The digest stored and looked up for ``token``: the same as an API key's."""
+    return hash_key(token)
 
 
 def visible_prefix(token: str) -> str:
